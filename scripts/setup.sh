@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what voxring needs on a Debian machine (run as root): oneDNN for the native kernels, nibabel and
+# scipy for the NIfTI round-trip tests, Prometheus for the observability tests, iproute2 for the multi-host
+# tests; then the npm packages, the native addon and the TypeScript build (npm ci runs both scripts).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+packages=(libdnnl-dev g++ make python3 python3-nibabel python3-scipy prometheus iproute2)
+missing=()
+for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ] || [ ! -f dist/src/coordinator/cli.js ]; then
+  npm ci --no-audit --no-fund
+fi
+test -f native/build/Release/voxring_native.node || { echo "setup: the native addon did not build" >&2; exit 1; }

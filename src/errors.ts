@@ -1,0 +1,12 @@
+/**
+ * A problem with what the user gave us (a file, a flag, a dataset): reported as one line on stderr,
+ * exit status 2, no stack trace. Anything else that escapes is a bug and keeps its stack.
+ */
+export class InputError extends Error {
+  override readonly name = "InputError";
+}
+
+/** Formats `where: what` so that every message names the file or option at fault. */
+export function inputError(where: string, what: string): InputError {
+  return new InputError(`${where}: ${what}`);
+}

@@ -1,0 +1,55 @@
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/**
+ * The oneDNN addon built from native/ during `npm install`. Every function takes Float32Arrays that it
+ * reads and writes in place; shapes are plain integer arrays. Kernel files add their own entries here.
+ */
+export interface NativeAddon {
+  dnnlVersion: string;
+  /** Sets the OpenMP thread count; returns the count now in force. */
+  setNumThreads(threads: number): number;
+  /** out[b] = a[b] · b[b] for row-major m×k and k×n matrices. */
+  matMul(a: Float32Array, b: Float32Array, out: Float32Array, batch: number, mkn: [number, number, number]): void;
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+let cached: NativeAddon | null | undefined;
+
+/** Walks up from this file to the package root (works from src/ under vitest and from dist/). */
+function addonPath(): string | null {
+  let dir = here;
+  for (let i = 0; i < 6; i++) {
+    const candidate = join(dir, "native", "build", "Release", "voxring_native.node");
+    if (existsSync(candidate)) return candidate;
+    dir = dirname(dir);
+  }
+  return null;
+}
+
+/**
+ * Loads the addon once. Returns null (after one warning) when it was not built or cannot load, or when
+ * VOXRING_NATIVE=0 asks for plain tfjs kernels.
+ */
+export function loadNative(): NativeAddon | null {
+  if (cached !== undefined) return cached;
+  cached = null;
+  if (process.env.VOXRING_NATIVE === "0") return cached;
+  const path = addonPath();
+  if (!path) {
+    process.emitWarning(
+      "voxring: native oneDNN addon not built (apt-get install libdnnl-dev; npm rebuild); using plain tfjs kernels",
+    );
+    return cached;
+  }
+  try {
+    cached = createRequire(import.meta.url)(path) as NativeAddon;
+  } catch (error) {
+    process.emitWarning(
+      `voxring: native addon ${path} failed to load (${(error as Error).message}); using plain tfjs kernels`,
+    );
+  }
+  return cached;
+}
