@@ -3,15 +3,22 @@ import type { NativeAddon } from "./addon.js";
 
 /**
  * A native kernel for the tfjs cpu backend: pure data, as tfjs-backend-cpu's own KernelConfigs are.
- * `make` receives the loaded addon and returns the tfjs kernel function.
+ * `make` receives the loaded addon and the cpu backend's own kernel of that name (undefined for voxring's own
+ * kernels), which the native kernel calls for the cases it does not handle (other dtypes, broadcasting, ...).
  */
 export interface NativeKernelConfig {
   kernelName: string;
-  make: (addon: NativeAddon) => tf.KernelFunc;
+  make: (addon: NativeAddon, fallback: tf.KernelFunc | undefined) => tf.KernelFunc;
 }
 
 /** Every native kernel, one file each in ./kernels (explicit list, as tfjs-backend-cpu's register_all_kernels). */
 const nativeKernelConfigs: NativeKernelConfig[] = [];
+
+/**
+ * The cpu backend's own kernels, captured the first time a name is replaced, so that registering twice never
+ * makes a native kernel its own fallback.
+ */
+const plainKernels = new Map<string, tf.KernelFunc | undefined>();
 
 /**
  * Registers every native kernel over the cpu backend. tfjs only warns when a kernel name is registered twice
@@ -20,9 +27,20 @@ const nativeKernelConfigs: NativeKernelConfig[] = [];
 export function registerNativeKernels(addon: NativeAddon): string[] {
   const names: string[] = [];
   for (const config of nativeKernelConfigs) {
-    if (tf.getKernel(config.kernelName, "cpu")) tf.unregisterKernel(config.kernelName, "cpu");
-    tf.registerKernel({ kernelName: config.kernelName, backendName: "cpu", kernelFunc: config.make(addon) });
+    const current = tf.getKernel(config.kernelName, "cpu");
+    if (!plainKernels.has(config.kernelName)) plainKernels.set(config.kernelName, current?.kernelFunc);
+    if (current) tf.unregisterKernel(config.kernelName, "cpu");
+    const kernelFunc = config.make(addon, plainKernels.get(config.kernelName));
+    tf.registerKernel({ kernelName: config.kernelName, backendName: "cpu", kernelFunc });
     names.push(config.kernelName);
   }
   return names;
+}
+
+/** Puts the cpu backend's own kernels back (voxring's own kernel names disappear): tests compare against them. */
+export function unregisterNativeKernels(): void {
+  for (const [kernelName, plain] of plainKernels) {
+    if (tf.getKernel(kernelName, "cpu")) tf.unregisterKernel(kernelName, "cpu");
+    if (plain) tf.registerKernel({ kernelName, backendName: "cpu", kernelFunc: plain });
+  }
 }
