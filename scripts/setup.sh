@@ -4,6 +4,8 @@
 # tests; then the npm packages, the native addon and the TypeScript build (npm ci runs both scripts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# onnxruntime-node's install script would fetch CUDA parts from outside the registry; its CPU runtime ships inside.
+export ONNXRUNTIME_NODE_INSTALL=skip
 packages=(libdnnl-dev g++ make python3 python3-nibabel python3-scipy prometheus iproute2)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
