@@ -1,0 +1,88 @@
+/**
+ * The HTTP endpoint Prometheus scrapes: GET /metrics on node:http, nothing else.
+ *
+ *   const server = await startMetricsServer({ registry: metrics.registry, port: 9464, host: "127.0.0.1" });
+ *   console.log(server.url);   // http://127.0.0.1:9464/metrics (port 0 → the port the OS chose)
+ *   await server.close();
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Registry } from "prom-client";
+import { inputError } from "../errors.js";
+
+export interface MetricsServerOptions {
+  registry: Registry;
+  /** 0 asks the OS for a free port; `port` of the result says which. */
+  port: number;
+  host: string;
+}
+
+export interface MetricsServer {
+  /** Full URL of the metrics page, e.g. http://127.0.0.1:9464/metrics */
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Listens until close(). A busy or forbidden port, or a host not on this machine, is the user's InputError. */
+export async function startMetricsServer(options: MetricsServerOptions): Promise<MetricsServer> {
+  const { registry, port, host } = options;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw inputError("--metrics-port", `${port} is not a port number (0 to 65535)`);
+  }
+  const server = createServer((request, response) => {
+    serve(registry, request, response).catch((error: unknown) => {
+      // A failing collector must not take the run down; the scrape shows the failure instead.
+      if (!response.headersSent) response.writeHead(500, { "content-type": "text/plain" });
+      response.end(`collecting metrics failed: ${error instanceof Error ? error.message : String(error)}\n`);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (error: NodeJS.ErrnoException) => reject(listenError(error, host, port)));
+    server.listen(port, host, () => resolve());
+  });
+  // Scrapes must never keep the coordinator alive on their own.
+  server.unref();
+  const actualPort = (server.address() as AddressInfo).port;
+  const urlHost = host.includes(":") ? `[${host}]` : host;
+  return {
+    url: `http://${urlHost}:${actualPort}/metrics`,
+    port: actualPort,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        // Prometheus keeps its scrape connection alive; without this close() waits for it to time out.
+        server.closeAllConnections();
+      }),
+  };
+}
+
+async function serve(registry: Registry, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  const path = (request.url ?? "/").split("?")[0];
+  if (path !== "/metrics") {
+    response.writeHead(404, { "content-type": "text/plain" }).end("voxring serves /metrics only\n");
+    return;
+  }
+  if (request.method !== "GET" && request.method !== "HEAD") {
+    response.writeHead(405, { allow: "GET, HEAD", "content-type": "text/plain" }).end();
+    return;
+  }
+  const body = await registry.metrics();
+  response.writeHead(200, { "content-type": registry.contentType });
+  response.end(request.method === "HEAD" ? undefined : body);
+}
+
+function listenError(error: NodeJS.ErrnoException, host: string, port: number): Error {
+  switch (error.code) {
+    case "EADDRINUSE":
+      return inputError("--metrics-port", `port ${port} on ${host} is already in use (choose another, or 0 for any)`);
+    case "EACCES":
+      return inputError("--metrics-port", `not allowed to listen on port ${port} (ports below 1024 need root)`);
+    case "EADDRNOTAVAIL":
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return inputError("--metrics-host", `${host} is not an address of this machine`);
+    default:
+      return error;
+  }
+}
