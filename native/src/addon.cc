@@ -16,6 +16,11 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
                                                        std::to_string(dnnl_version()->minor) + "." +
                                                        std::to_string(dnnl_version()->patch)));
   RegisterMatMul(env, exports);
+  RegisterConv3D(env, exports);
+  RegisterConv3DBackpropInputV2(env, exports);
+  RegisterConv3DBackpropFilterV2(env, exports);
+  RegisterMaxPool3D(env, exports);
+  RegisterMaxPool3DGrad(env, exports);
   return exports;
 }
 

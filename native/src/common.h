@@ -19,5 +19,10 @@ inline float* F32(const Napi::Value& v) { return v.As<Napi::Float32Array>().Data
 
 // Each kernel file contributes one registration function (explicit list in addon.cc).
 void RegisterMatMul(Napi::Env env, Napi::Object exports);
+void RegisterConv3D(Napi::Env env, Napi::Object exports);
+void RegisterConv3DBackpropInputV2(Napi::Env env, Napi::Object exports);
+void RegisterConv3DBackpropFilterV2(Napi::Env env, Napi::Object exports);
+void RegisterMaxPool3D(Napi::Env env, Napi::Object exports);
+void RegisterMaxPool3DGrad(Napi::Env env, Napi::Object exports);
 
 }  // namespace voxring

@@ -1,0 +1,66 @@
+#include "conv_common.h"
+
+namespace voxring {
+
+using tag = dnnl::memory::format_tag;
+using dt = dnnl::memory::data_type;
+
+std::string ConvGeometry::Key(const char* kind) const {
+  std::string key(kind);
+  for (int64_t v : {n, id, ih, iw, ic, od, oh, ow, oc, kd, kh, kw, sd, sh, sw, padFront, padTop, padLeft, padBack,
+                    padBottom, padRight})
+    key += ":" + std::to_string(v);
+  return key;
+}
+
+bool ReadConvGeometry(const Napi::Env& env, const Napi::Value& v, ConvGeometry& g) {
+  std::vector<int64_t> f;
+  if (!ReadDims(env, v, "geometry", f)) return false;
+  if (f.size() != kConvGeometryFields) {
+    Napi::TypeError::New(env, "geometry must hold " + std::to_string(kConvGeometryFields) + " integers")
+        .ThrowAsJavaScriptException();
+    return false;
+  }
+  g = ConvGeometry{f[0],  f[1],  f[2],  f[3],  f[4],  f[5],  f[6],  f[7],  f[8],  f[9],  f[10],
+                   f[11], f[12], f[13], f[14], f[15], f[16], f[17], f[18], f[19], f[20]};
+  for (int64_t d : {g.n, g.id, g.ih, g.iw, g.ic, g.od, g.oh, g.ow, g.oc, g.kd, g.kh, g.kw, g.sd, g.sh, g.sw}) {
+    if (d < 1) {
+      Napi::TypeError::New(env, "geometry: sizes, window and strides must be positive").ThrowAsJavaScriptException();
+      return false;
+    }
+  }
+  return true;
+}
+
+dnnl::memory::desc ActivationDesc(int64_t n, int64_t d, int64_t h, int64_t w, int64_t c) {
+  return dnnl::memory::desc({n, c, d, h, w}, dt::f32, tag::ndhwc);
+}
+
+dnnl::memory::desc FilterDesc(const ConvGeometry& g, tag t) {
+  return dnnl::memory::desc({g.oc, g.ic, g.kd, g.kh, g.kw}, dt::f32, t);
+}
+
+dnnl::memory::dims Strides(const ConvGeometry& g) { return {g.sd, g.sh, g.sw}; }
+dnnl::memory::dims PaddingBefore(const ConvGeometry& g) { return {g.padFront, g.padTop, g.padLeft}; }
+dnnl::memory::dims PaddingAfter(const ConvGeometry& g) { return {g.padBack, g.padBottom, g.padRight}; }
+
+dnnl::convolution_forward::primitive_desc ForwardPd(const ConvGeometry& g) {
+  dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
+                                       ActivationDesc(g.n, g.id, g.ih, g.iw, g.ic), FilterDesc(g, tag::any),
+                                       ActivationDesc(g.n, g.od, g.oh, g.ow, g.oc), Strides(g), {0, 0, 0},
+                                       PaddingBefore(g), PaddingAfter(g));
+  return dnnl::convolution_forward::primitive_desc(desc, Engine());
+}
+
+Napi::Value GuardNative(const Napi::Env& env, const char* where, const std::function<void()>& body) {
+  try {
+    body();
+  } catch (const dnnl::error& e) {
+    Napi::Error::New(env, std::string(where) + ": oneDNN: " + e.what()).ThrowAsJavaScriptException();
+  } catch (const std::exception& e) {
+    Napi::Error::New(env, std::string(where) + ": " + e.what()).ThrowAsJavaScriptException();
+  }
+  return env.Undefined();
+}
+
+}  // namespace voxring
