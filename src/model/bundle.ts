@@ -1,0 +1,174 @@
+/**
+ * The inference bundle: a directory that holds everything needed to segment a case without the run it came
+ * from.
+ *
+ *   BUNDLE/bundle.json   this manifest: channels, labels, preprocessing, window, source, SHA-256 of each file
+ *   BUNDLE/model.json    tfjs LayersModel topology (NDHWC in, probabilities out)
+ *   BUNDLE/weights.bin   its weights
+ *   BUNDLE/model.onnx    the same network for onnxruntime (NCDHW in, probabilities out)
+ *
+ * The directory is assembled under a temp name next to its destination and renamed into place, so a bundle
+ * either exists complete or not at all; reading one verifies every checksum before anything is loaded.
+ */
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { z } from "zod";
+import { fsyncDir, writeFileDurable } from "../coordinator/atomicWrite.js";
+import { inputError } from "../errors.js";
+
+export const BUNDLE_FORMAT = "voxring-bundle/1";
+export const MANIFEST_FILE = "bundle.json";
+
+const triple = z.tuple([z.number().positive(), z.number().positive(), z.number().positive()]);
+const intTriple = z.tuple([z.number().int().positive(), z.number().int().positive(), z.number().int().positive()]);
+
+export const bundleManifestSchema = z.object({
+  format: z.literal(BUNDLE_FORMAT),
+  voxringVersion: z.string(),
+  createdAt: z.string(),
+  source: z.object({
+    run: z.string(),
+    checkpoint: z.string(),
+    globalStep: z.number().int().nonnegative(),
+    epoch: z.number().int().nonnegative(),
+    validation: z.object({ diceMean: z.number(), dice: z.record(z.string(), z.number()) }).nullable(),
+  }),
+  /** Input channels in the order the network expects them (dataset.json `modality`). */
+  channels: z.array(z.string()).min(1),
+  /** Output classes: index k of the probabilities is label value k (dataset.json `labels`). */
+  labels: z.array(z.string()).min(2).max(256),
+  model: z.object({
+    channels: z.array(z.number().int().positive()).min(1),
+    parameters: z.number().int().positive(),
+    concatOrder: z.enum(["upsampledFirst", "skipFirst"]),
+    batchNormFolded: z.literal(true),
+  }),
+  preprocessing: z.object({
+    /** Images are resampled (trilinear) to this voxel spacing in mm, X Y Z, before inference. */
+    targetSpacing: triple,
+    interpolation: z.literal("trilinear"),
+    /** Each channel is z-scored with its own mean and standard deviation over its nonzero voxels. */
+    normalization: z.object({ kind: z.literal("zscore"), perChannel: z.literal(true), nonzeroOnly: z.boolean() }),
+  }),
+  inference: z.object({
+    /** Sliding window X Y Z (sides multiples of windowMultiple), capped to the resampled volume. */
+    window: intTriple,
+    windowMultiple: z.number().int().positive(),
+    overlap: z.number().min(0).lt(1),
+    blending: z.literal("gaussian"),
+    sigmaScale: z.number().positive(),
+    padValue: z.number(),
+  }),
+  engines: z.object({
+    tfjs: z.object({ modelFile: z.string(), layout: z.literal("NDHWC") }),
+    onnx: z.object({
+      modelFile: z.string(),
+      layout: z.literal("NCDHW"),
+      opset: z.number().int(),
+      input: z.string(),
+      output: z.string(),
+    }),
+  }),
+  files: z.record(z.string(), z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/), bytes: z.number().int() })),
+});
+
+export type BundleManifest = z.infer<typeof bundleManifestSchema>;
+
+export function sha256(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/**
+ * Writes the bundle directory `out` from its files and manifest (whose `files` entry is filled in here).
+ * An existing bundle at `out` is replaced; anything else there is refused.
+ */
+export function writeBundle(
+  out: string,
+  files: Record<string, Uint8Array>,
+  manifest: Omit<BundleManifest, "files">,
+): BundleManifest {
+  const target = resolve(out);
+  if (existsSync(target) && !existsSync(join(target, MANIFEST_FILE))) {
+    throw inputError("--out", `${out} exists and is not a voxring bundle; refusing to replace it`);
+  }
+  mkdirSync(dirname(target), { recursive: true });
+  const full: BundleManifest = {
+    ...manifest,
+    files: Object.fromEntries(
+      Object.entries(files).map(([name, bytes]) => [name, { sha256: sha256(bytes), bytes: bytes.byteLength }]),
+    ),
+  };
+  bundleManifestSchema.parse(full);
+
+  const temp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}`);
+  const old = join(dirname(target), `.${basename(target)}.old-${process.pid}`);
+  rmSync(temp, { recursive: true, force: true });
+  mkdirSync(temp);
+  try {
+    for (const [name, bytes] of Object.entries(files)) writeFileDurable(join(temp, name), [bytes]);
+    writeFileDurable(join(temp, MANIFEST_FILE), [Buffer.from(`${JSON.stringify(full, null, 2)}\n`)]);
+    fsyncDir(temp);
+    if (existsSync(target)) renameSync(target, old);
+    renameSync(temp, target);
+  } catch (error) {
+    rmSync(temp, { recursive: true, force: true });
+    throw error;
+  }
+  rmSync(old, { recursive: true, force: true });
+  fsyncDir(dirname(target));
+  return full;
+}
+
+/** Reads and validates bundle.json and checks every listed file's size and SHA-256; InputError names the file. */
+export function readBundle(dir: string): BundleManifest {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw inputError(dir, "no such bundle directory");
+  const manifestPath = join(dir, MANIFEST_FILE);
+  if (!existsSync(manifestPath)) throw inputError(manifestPath, "missing: not a voxring bundle");
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(manifestPath, "utf8"));
+  } catch (error) {
+    throw inputError(manifestPath, `not valid JSON (${(error as Error).message})`);
+  }
+  const result = bundleManifestSchema.safeParse(parsed);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw inputError(manifestPath, `${issue.path.join(".") || "manifest"}: ${issue.message}`);
+  }
+  const manifest = result.data;
+  const referenced = [manifest.engines.tfjs.modelFile, manifest.engines.onnx.modelFile];
+  for (const name of referenced) {
+    if (!manifest.files[name]) throw inputError(manifestPath, `lists no checksum for ${name}`);
+  }
+  for (const [name, expected] of Object.entries(manifest.files)) {
+    const path = join(dir, name);
+    if (basename(name) !== name) throw inputError(manifestPath, `file name ${name} must not contain a path`);
+    if (!existsSync(path)) throw inputError(path, "missing from the bundle");
+    const bytes = readFileSync(path);
+    if (bytes.byteLength !== expected.bytes || sha256(bytes) !== expected.sha256) {
+      throw inputError(path, "checksum mismatch: the file was altered or truncated since export");
+    }
+  }
+  return manifest;
+}
+
+let version: string | undefined;
+
+/** voxring's own version, from the package.json above this file (works from src/ and dist/). */
+export function voxringVersion(): string {
+  version ??= findPackageVersion();
+  return version;
+}
+
+function findPackageVersion(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++, dir = dirname(dir)) {
+    const candidate = join(dir, "package.json");
+    if (!existsSync(candidate)) continue;
+    const pkg = JSON.parse(readFileSync(candidate, "utf8")) as { name?: string; version?: string };
+    if (pkg.name === "voxring" && pkg.version) return pkg.version;
+  }
+  return "unknown";
+}

@@ -1,0 +1,60 @@
+import * as tf from "@tensorflow/tfjs";
+import * as ort from "onnxruntime-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildLayersModel } from "../../../src/model/exportTfjs.js";
+import { inferenceUNetOf } from "../../../src/model/exportUNet.js";
+import { buildOnnxModel } from "../../../src/model/onnxExport.js";
+import { swapLastAxes } from "../../../src/model/predictEngine.js";
+import { createUNet, type UNet } from "../../../src/model/unet.js";
+import { Rng } from "../../../src/random.js";
+import { maxAbsDiff, randomArray } from "./helpers.js";
+
+let unet: UNet;
+
+beforeAll(async () => {
+  await tf.setBackend("cpu");
+  unet = createUNet({ inChannels: 2, numClasses: 3, channels: [4, 8, 16] }, 21);
+  // A fresh net has zero biases, unit gammas and identity statistics, which would hide folding mistakes.
+  const rng = new Rng(22);
+  for (const { name, variable } of [...unet.params, ...unet.stats]) {
+    if (!/(bias|\.[14]\.weight|running_mean|running_var)$/.test(name)) continue;
+    const positive = name.endsWith("running_var") || /\.[14]\.weight$/.test(name);
+    const values = Float32Array.from({ length: variable.size }, () =>
+      positive ? rng.uniform(0.5, 1.5) : rng.uniform(-0.3, 0.3),
+    );
+    variable.assign(tf.tensor(values, variable.shape));
+  }
+});
+afterAll(() => unet.dispose());
+
+describe("export of the training U-Net", () => {
+  it("tfjs LayersModel and onnxruntime match the U-Net in eval mode (max abs diff ≤ 1e-4)", async () => {
+    const [N, D, H, W, C] = [2, 8, 12, 4, 2];
+    const input = randomArray(N * D * H * W * C, 23);
+    const x = tf.tensor5d(input, [N, D, H, W, C]);
+    const reference = tf.tidy(() => tf.softmax(unet.apply(x, false)).dataSync() as Float32Array);
+
+    const net = inferenceUNetOf(unet);
+    const model = buildLayersModel(net);
+    const layers = tf.tidy(() => (model.predict(x) as tf.Tensor).dataSync() as Float32Array);
+    model.dispose();
+    x.dispose();
+
+    const session = await ort.InferenceSession.create(buildOnnxModel(net, { producerVersion: "test" }));
+    const result = await session.run({
+      image: new ort.Tensor("float32", swapLastAxes(input, N, D * H * W, C), [N, C, D, H, W]),
+    });
+    const onnx = swapLastAxes(result.probabilities.data as Float32Array, N, 3, D * H * W);
+    await session.release();
+
+    expect(Math.max(...reference) - Math.min(...reference)).toBeGreaterThan(0.1);
+    expect(maxAbsDiff(layers, reference)).toBeLessThanOrEqual(1e-4);
+    expect(maxAbsDiff(onnx, reference)).toBeLessThanOrEqual(1e-4);
+  });
+
+  it("names a missing weight", () => {
+    const weights = [...unet.params, ...unet.stats].filter((p) => p.name !== "dec.1.4.running_var");
+    const broken = { ...unet, params: weights, stats: [] };
+    expect(() => inferenceUNetOf(broken)).toThrow(/dec\.1\.4\.running_var is missing/);
+  });
+});
