@@ -1,0 +1,307 @@
+/**
+ * One attempt at training: workers up, ranks assigned, the ring formed, then epoch plans driven in
+ * lock-step until the run completes, is stopped, or a worker fails (the caller restarts from the last
+ * checkpoint). Everything that happens (messages, worker exits, the stop signal, clock ticks) goes through
+ * one queue and is handled in order, so the state below is only ever touched by one piece of code.
+ */
+import type { TrainConfig } from "./config.js";
+import type { CoordinatorMessage, RunSpec, StateHeader, WorkerMessage } from "./protocol.js";
+import type { LocalWorkers, WorkerExit } from "./supervisor.js";
+
+export type PeerId = string;
+
+/** The coordinator's end of the control channel. */
+export interface CoordinatorLink {
+  readonly endpoint: string;
+  send(peer: PeerId, message: CoordinatorMessage, frames?: Uint8Array[]): Promise<void>;
+  /** Registers the one handler of incoming messages (replaces the previous one). */
+  onMessage(handler: (peer: PeerId, message: WorkerMessage, frames: Buffer[]) => void): void;
+}
+
+export type StepMessage = Extract<WorkerMessage, { type: "step" }>;
+
+export interface SessionHooks {
+  onStep(message: StepMessage): void;
+  /** A snapshot from rank 0 (plan end with snapshot, or a stop); resolves once the checkpoint is written. */
+  onSnapshot(header: StateHeader, frames: Buffer[], reason: "plan" | "stop"): Promise<void>;
+  log(line: string): void;
+}
+
+export interface SessionInput {
+  config: TrainConfig;
+  run: RunSpec;
+  link: CoordinatorLink;
+  workers: LocalWorkers;
+  /** Environment of local worker `index` (GPU, threads, keys). */
+  workerEnv: (index: number) => Record<string, string>;
+  generation: number;
+  /** Where to start: the state to load (null: fresh weights from the seed) and the position. */
+  start: { header: StateHeader | null; frames: Uint8Array[]; globalStep: number; epoch: number; stepInEpoch: number };
+  hooks: SessionHooks;
+  /** Set by the signal handler; the session stops after the step in flight. */
+  stop: StopSignal;
+}
+
+export type SessionOutcome =
+  | { kind: "completed"; globalStep: number }
+  | { kind: "stopped"; globalStep: number }
+  | { kind: "failed"; reason: string }
+  | { kind: "diverged"; reason: string };
+
+export class StopSignal {
+  requested = false;
+  private listeners: (() => void)[] = [];
+  request(): void {
+    if (this.requested) return;
+    this.requested = true;
+    for (const l of this.listeners) l();
+  }
+  onRequest(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+}
+
+type Event =
+  | { kind: "message"; peer: PeerId; message: WorkerMessage; frames: Buffer[] }
+  | { kind: "exit"; exit: WorkerExit }
+  | { kind: "tick" }
+  | { kind: "stop" };
+
+class Failure extends Error {
+  constructor(
+    readonly outcome: SessionOutcome,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface Peer {
+  id: PeerId;
+  rank: number;
+  localIndex: number;
+  pid: number;
+  host: string;
+  lastSeen: number;
+  ringEndpoint: string | null;
+}
+
+export async function runSession(input: SessionInput): Promise<SessionOutcome> {
+  const { config, link, hooks } = input;
+  const queue = new EventQueue();
+  link.onMessage((peer, message, frames) => queue.push({ kind: "message", peer, message, frames }));
+  input.workers.onUnexpectedExit((exit) => queue.push({ kind: "exit", exit }));
+  input.stop.onRequest(() => queue.push({ kind: "stop" }));
+  const ticker = setInterval(() => queue.push({ kind: "tick" }), 1000);
+  const worldSize = config.gpus + config.remoteWorkers;
+  const peers = new Map<PeerId, Peer>();
+  const byRank: Peer[] = [];
+  let longestStep = 0;
+
+  const broadcast = (message: CoordinatorMessage) =>
+    Promise.all(byRank.map((p) => link.send(p.id, message).catch(() => {})));
+
+  /** Waits for events until `done` says so; failures, stops and liveness are handled for every wait. */
+  const until = async (what: string, timeoutMs: number, done: (e: Event) => boolean): Promise<void> => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const e = await queue.next();
+      if (e.kind === "exit") {
+        if (input.stop.requested) throw new Failure({ kind: "stopped", globalStep: input.start.globalStep }, what);
+        const how = e.exit.signal ? `signal ${e.exit.signal}` : `status ${e.exit.code}`;
+        throw new Failure(
+          { kind: "failed", reason: `worker ${e.exit.index} (pid ${e.exit.pid}) exited with ${how}` },
+          what,
+        );
+      }
+      if (e.kind === "message") {
+        const peer = peers.get(e.peer);
+        if (peer) peer.lastSeen = Date.now();
+        if (e.message.type === "failed") {
+          throw new Failure({ kind: "failed", reason: `rank ${e.message.rank} failed: ${e.message.message}` }, what);
+        }
+        if (e.message.type === "heartbeat") continue;
+      }
+      if (e.kind === "tick") {
+        void broadcast({ type: "heartbeat" });
+        if (Date.now() > deadline) throw new Failure({ kind: "failed", reason: `timed out ${what}` }, what);
+        // A worker cannot answer while a step computes (one JavaScript thread): allow 3 step times on top.
+        const silence = config.heartbeatSeconds * 1000 + 3 * longestStep * 1000;
+        for (const p of byRank) {
+          if (Date.now() - p.lastSeen > silence) {
+            throw new Failure(
+              {
+                kind: "failed",
+                reason: `rank ${p.rank} (pid ${p.pid} on ${p.host}) silent for ${Math.round(silence / 1000)} s`,
+              },
+              what,
+            );
+          }
+        }
+      }
+      if (done(e)) return;
+    }
+  };
+
+  try {
+    // ---- workers and rendezvous: local workers take the first ranks in index order, remote ones follow
+    input.workers.spawn(config.gpus, { coordinator: link.endpoint, env: input.workerEnv });
+    const hellos: Peer[] = [];
+    await until("waiting for workers to say hello", 600_000, (e) => {
+      if (e.kind === "stop") throw new Failure({ kind: "stopped", globalStep: input.start.globalStep }, "stop");
+      if (e.kind !== "message" || e.message.type !== "hello" || peers.has(e.peer)) return false;
+      const { localIndex, pid, host } = e.message;
+      const peer: Peer = { id: e.peer, rank: -1, localIndex, pid, host, lastSeen: Date.now(), ringEndpoint: null };
+      peers.set(e.peer, peer);
+      hellos.push(peer);
+      return hellos.length === worldSize;
+    });
+    hellos.sort((a, b) => rankOrder(a) - rankOrder(b));
+    hellos.forEach((p, rank) => {
+      p.rank = rank;
+      byRank.push(p);
+    });
+    for (const p of byRank) {
+      await link.send(p.id, { type: "assign", rank: p.rank, worldSize, generation: input.generation, run: input.run });
+    }
+    let ready = 0;
+    await until("waiting for workers to load data and bind the ring", 1_800_000, (e) => {
+      if (e.kind === "stop") throw new Failure({ kind: "stopped", globalStep: input.start.globalStep }, "stop");
+      if (e.kind !== "message" || e.message.type !== "ready") return false;
+      const peer = peers.get(e.peer);
+      if (!peer || peer.ringEndpoint) return false;
+      peer.ringEndpoint = e.message.ringEndpoint;
+      return ++ready === worldSize;
+    });
+    for (const p of byRank) {
+      const next = byRank[(p.rank + 1) % worldSize].ringEndpoint ?? "";
+      await link.send(
+        p.id,
+        { type: "start", next: worldSize > 1 ? next : "", state: input.start.header },
+        input.start.frames,
+      );
+    }
+    hooks.log(
+      `ring of ${worldSize} formed (generation ${input.generation}); training from step ${input.start.globalStep}`,
+    );
+
+    // ---- epochs, in plans of lock-step steps
+    let { globalStep, epoch, stepInEpoch } = input.start;
+    const stepsPerEpoch = input.run.stepsPerEpoch;
+    if (stepInEpoch >= stepsPerEpoch) [epoch, stepInEpoch] = [epoch + 1, 0];
+    let stopping = false;
+    while (epoch < config.epochs) {
+      const snapshot = (epoch + 1) % config.valEvery === 0 || epoch === config.epochs - 1;
+      const endStep = globalStep + (stepsPerEpoch - stepInEpoch);
+      await broadcast({ type: "plan", epoch, fromStep: stepInEpoch, toStep: stepsPerEpoch, globalStep, snapshot });
+      const reached = new Map<number, number>();
+      const checksums = new Map<number, Map<number, number>>();
+      let state: { header: StateHeader; frames: Buffer[] } | null = null;
+      let stoppedRanks = 0;
+      await until(`in epoch ${epoch + 1}`, Number.POSITIVE_INFINITY, (e) => {
+        if (e.kind === "stop" && !stopping) {
+          stopping = true;
+          hooks.log("stop requested: finishing the step in flight, then a checkpoint");
+          void broadcast({ type: "stop" });
+        }
+        if (e.kind !== "message") return false;
+        const m = e.message;
+        if (m.type === "step") {
+          longestStep = Math.max(longestStep, m.seconds);
+          reached.set(m.rank, m.globalStep);
+          hooks.onStep(m);
+          if (m.checksum !== null) checkConsistency(checksums, m, worldSize);
+        } else if (m.type === "state") {
+          state = { header: m.header, frames: e.frames };
+        } else if (m.type === "stopped") {
+          stoppedRanks++;
+        }
+        const planDone = byRank.every((p) => reached.get(p.rank) === endStep);
+        if (stopping && stoppedRanks === worldSize && state !== null) return true;
+        return planDone && (!snapshot || state !== null);
+      });
+      if (stopping && state === null) {
+        // The plan ended before any rank saw the stop: ask for a snapshot with a plan of no steps.
+        await broadcast({
+          type: "plan",
+          epoch,
+          fromStep: stepsPerEpoch,
+          toStep: stepsPerEpoch,
+          globalStep: endStep,
+          snapshot: true,
+        });
+        await until("waiting for the final snapshot", 600_000, (e) => {
+          if (e.kind === "message" && e.message.type === "state")
+            state = { header: e.message.header, frames: e.frames };
+          return state !== null;
+        });
+      }
+      const snap = state as { header: StateHeader; frames: Buffer[] } | null;
+      if (snap) await hooks.onSnapshot(snap.header, snap.frames, stopping ? "stop" : "plan");
+      if (stopping) {
+        await broadcast({ type: "exit" });
+        return { kind: "stopped", globalStep: snap?.header.globalStep ?? globalStep };
+      }
+      globalStep = endStep;
+      epoch++;
+      stepInEpoch = 0;
+    }
+    await broadcast({ type: "exit" });
+    return { kind: "completed", globalStep };
+  } catch (error) {
+    if (error instanceof Failure) {
+      await broadcast({ type: "exit" });
+      return error.outcome;
+    }
+    throw error;
+  } finally {
+    clearInterval(ticker);
+    link.onMessage(() => {});
+    input.workers.onUnexpectedExit(() => {});
+    await input.workers.killAll(2000);
+  }
+}
+
+/** Every rank applied the same update, so their weights must be bitwise equal: compare checksums per step. */
+function checkConsistency(checksums: Map<number, Map<number, number>>, m: StepMessage, worldSize: number): void {
+  const atStep = checksums.get(m.globalStep) ?? new Map<number, number>();
+  checksums.set(m.globalStep, atStep);
+  atStep.set(m.rank, m.checksum as number);
+  if (atStep.size < worldSize) return;
+  checksums.delete(m.globalStep);
+  const values = [...atStep.entries()];
+  const differing = values.filter(([, c]) => c !== values[0][1]);
+  if (differing.length > 0) {
+    const detail = values.map(([r, c]) => `rank ${r}: ${c.toString(16)}`).join(", ");
+    throw new Failure(
+      { kind: "diverged", reason: `weights diverged across ranks at step ${m.globalStep} (${detail})` },
+      "checksum",
+    );
+  }
+}
+
+function rankOrder(p: Peer): number {
+  return p.localIndex >= 0 ? p.localIndex : 1_000_000 + p.lastSeen;
+}
+
+/** An async FIFO of events: push from callbacks, `await next()` from the session. */
+class EventQueue {
+  private items: Event[] = [];
+  private waiter: ((e: Event) => void) | null = null;
+
+  push(e: Event): void {
+    if (this.waiter) {
+      const w = this.waiter;
+      this.waiter = null;
+      w(e);
+    } else this.items.push(e);
+  }
+
+  next(): Promise<Event> {
+    const item = this.items.shift();
+    if (item) return Promise.resolve(item);
+    return new Promise((resolve) => {
+      this.waiter = resolve;
+    });
+  }
+}
