@@ -1,5 +1,10 @@
 import * as tf from "@tensorflow/tfjs";
 import type { NativeAddon } from "./addon.js";
+import { conv3DConfig } from "./kernels/Conv3D.js";
+import { conv3DBackpropFilterV2Config } from "./kernels/Conv3DBackpropFilterV2.js";
+import { conv3DBackpropInputV2Config } from "./kernels/Conv3DBackpropInputV2.js";
+import { maxPool3DConfig } from "./kernels/MaxPool3D.js";
+import { maxPool3DGradConfig } from "./kernels/MaxPool3DGrad.js";
 
 /**
  * A native kernel for the tfjs cpu backend: pure data, as tfjs-backend-cpu's own KernelConfigs are.
@@ -12,7 +17,13 @@ export interface NativeKernelConfig {
 }
 
 /** Every native kernel, one file each in ./kernels (explicit list, as tfjs-backend-cpu's register_all_kernels). */
-const nativeKernelConfigs: NativeKernelConfig[] = [];
+const nativeKernelConfigs: NativeKernelConfig[] = [
+  conv3DConfig,
+  conv3DBackpropInputV2Config,
+  conv3DBackpropFilterV2Config,
+  maxPool3DConfig,
+  maxPool3DGradConfig,
+];
 
 /**
  * The cpu backend's own kernels, captured the first time a name is replaced, so that registering twice never

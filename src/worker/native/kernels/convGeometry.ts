@@ -1,0 +1,46 @@
+import type * as tf from "@tensorflow/tfjs";
+
+type Conv3DInfo = tf.backend_util.Conv3DInfo;
+
+/**
+ * The 21 integers the native convolution and pooling kernels read (native/src/conv_common.h ConvGeometry,
+ * same order): input N D H W C, output D H W C, window D H W, strides D H W, padding before D H W, padding
+ * after D H W. Null when the native kernels do not handle the case (dilation, NCDHW, empty or fractional
+ * shapes): the caller then runs the plain tfjs kernel.
+ */
+function geometryOf(info: Conv3DInfo): number[] | null {
+  if (info.dataFormat !== "channelsLast") return null;
+  if (info.dilationDepth !== 1 || info.dilationHeight !== 1 || info.dilationWidth !== 1) return null;
+  const p = info.padInfo;
+  const geometry = [
+    ...[info.batchSize, info.inDepth, info.inHeight, info.inWidth, info.inChannels],
+    ...[info.outDepth, info.outHeight, info.outWidth, info.outChannels],
+    ...[info.filterDepth, info.filterHeight, info.filterWidth],
+    ...[info.strideDepth, info.strideHeight, info.strideWidth],
+    ...[p.front, p.top, p.left, p.back, p.bottom, p.right],
+  ];
+  if (!geometry.every((v) => Number.isInteger(v) && v >= 0)) return null;
+  return geometry.slice(0, 15).every((v) => v > 0) ? geometry : null;
+}
+
+/** Geometry of a convolution, also when oneDNN can express its padding (else null). */
+export function convGeometry(info: Conv3DInfo): number[] | null {
+  const g = geometryOf(info);
+  if (!g) return null;
+  // oneDNN accepts a convolution only when out = trunc((in + before + after − window) / stride) + 1 per axis.
+  for (let axis = 0; axis < 3; axis++) {
+    const span = g[1 + axis] + g[15 + axis] + g[18 + axis] - g[9 + axis];
+    if (span < 0 || Math.trunc(span / g[12 + axis]) + 1 !== g[5 + axis]) return null;
+  }
+  return g;
+}
+
+/** Geometry of a max pooling; windows are clipped to the input natively, so any padding goes. */
+export function poolGeometry(info: Conv3DInfo): number[] | null {
+  return info.inChannels === info.outChannels ? geometryOf(info) : null;
+}
+
+/** True when a tensor's shape is exactly `expected` (inputs that disagree with the attrs go to the plain kernel). */
+export function shapeIs(tensor: tf.TensorInfo, expected: readonly number[]): boolean {
+  return tensor.shape.length === expected.length && tensor.shape.every((d, i) => d === expected[i]);
+}

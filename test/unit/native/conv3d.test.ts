@@ -1,0 +1,65 @@
+import * as tf from "@tensorflow/tfjs";
+import { beforeAll, describe, expect, it } from "vitest";
+import { addonCalls, expectNativeMatchesPlain, randomTensor, useNative } from "./convHarness.js";
+
+type Triple = [number, number, number];
+
+beforeAll(async () => {
+  await tf.setBackend("cpu");
+});
+
+// [batch, inChannels, outChannels, filter, strides, pad] on a 7×5×9 (D×H×W) input: odd sizes, so 'same' with
+// stride 2 pads unevenly; 2→16 and 16→3 are the U-Net's first layer and head.
+const cases: [number, number, number, Triple, Triple, "same" | "valid"][] = [
+  [1, 1, 1, [3, 3, 3], [1, 1, 1], "same"],
+  [2, 3, 16, [3, 3, 3], [1, 1, 1], "valid"],
+  [2, 16, 3, [3, 3, 3], [2, 2, 2], "same"],
+  [1, 16, 16, [3, 3, 3], [2, 2, 2], "valid"],
+  [2, 2, 16, [3, 3, 3], [1, 1, 1], "same"],
+  [1, 16, 3, [1, 1, 1], [1, 1, 1], "valid"],
+  [2, 3, 1, [2, 2, 2], [2, 2, 2], "same"],
+  [1, 3, 16, [1, 3, 2], [1, 2, 1], "same"],
+];
+
+describe("Conv3D native kernel", () => {
+  it.each(cases)(
+    "batch %i, %i→%i channels, filter %j, strides %j, %s: equals the plain kernel",
+    (n, ci, co, f, s, pad) => {
+      const x = randomTensor([n, 7, 5, 9, ci], 11 + ci) as tf.Tensor5D;
+      const w = randomTensor([...f, ci, co], 23 + co) as tf.Tensor5D;
+      expectNativeMatchesPlain("conv3d", () => [tf.conv3d(x, w, s, pad)]);
+    },
+  );
+
+  it.each(cases)(
+    "batch %i, %i→%i channels, filter %j, strides %j, %s: tf.grad equals plain",
+    (n, ci, co, f, s, pad) => {
+      const x = randomTensor([n, 7, 5, 9, ci], 31 + ci) as tf.Tensor5D;
+      const w = randomTensor([...f, ci, co], 37 + co) as tf.Tensor5D;
+      const y = tf.conv3d(x, w, s, pad);
+      const r = randomTensor(y.shape, 41);
+      const loss = (a: tf.Tensor, b: tf.Tensor) =>
+        tf.sum(tf.mul(tf.conv3d(a as tf.Tensor5D, b as tf.Tensor5D, s, pad), r));
+      expectNativeMatchesPlain("conv3dBackpropFilter", () => tf.grads(loss)([x, w]));
+      expect(addonCalls.get("conv3dBackpropInput") ?? 0).toBeGreaterThan(0);
+    },
+  );
+
+  it("falls back to the plain kernel for dilated convolutions", () => {
+    const x = randomTensor([1, 7, 5, 9, 3], 5) as tf.Tensor5D;
+    const w = randomTensor([3, 3, 3, 3, 2], 6) as tf.Tensor5D;
+    expectNativeMatchesPlain("conv3d", () => [tf.conv3d(x, w, 1, "same")]);
+    useNative();
+    const dilated = tf.conv3d(x, w, 1, "same", "NDHWC", [2, 2, 2]);
+    expect(dilated.shape).toEqual([1, 7, 5, 9, 2]);
+    expect(addonCalls.get("conv3d") ?? 0).toBe(0);
+  });
+
+  it("reuses cached primitives when the same shapes come back", () => {
+    const x = randomTensor([1, 5, 5, 5, 4], 7) as tf.Tensor5D;
+    const w1 = randomTensor([3, 3, 3, 4, 4], 8) as tf.Tensor5D;
+    const w2 = randomTensor([3, 3, 3, 4, 4], 9) as tf.Tensor5D;
+    // Same shape, different weights: a cache that kept stale reordered weights would return w1's answer.
+    expectNativeMatchesPlain("conv3d", () => [tf.conv3d(x, w1, 1, "same"), tf.conv3d(x, w2, 1, "same")]);
+  });
+});
