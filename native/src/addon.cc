@@ -21,6 +21,13 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterConv3DBackpropFilterV2(env, exports);
   RegisterMaxPool3D(env, exports);
   RegisterMaxPool3DGrad(env, exports);
+  RegisterVoxBatchNormRelu(env, exports);
+  RegisterVoxSoftDiceLoss(env, exports);
+  RegisterConcat(env, exports);
+  RegisterSlice(env, exports);
+  RegisterAdd(env, exports);
+  RegisterMul(env, exports);
+  RegisterSum(env, exports);
   return exports;
 }
 

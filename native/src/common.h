@@ -24,5 +24,12 @@ void RegisterConv3DBackpropInputV2(Napi::Env env, Napi::Object exports);
 void RegisterConv3DBackpropFilterV2(Napi::Env env, Napi::Object exports);
 void RegisterMaxPool3D(Napi::Env env, Napi::Object exports);
 void RegisterMaxPool3DGrad(Napi::Env env, Napi::Object exports);
+void RegisterVoxBatchNormRelu(Napi::Env env, Napi::Object exports);
+void RegisterVoxSoftDiceLoss(Napi::Env env, Napi::Object exports);
+void RegisterConcat(Napi::Env env, Napi::Object exports);
+void RegisterSlice(Napi::Env env, Napi::Object exports);
+void RegisterAdd(Napi::Env env, Napi::Object exports);
+void RegisterMul(Napi::Env env, Napi::Object exports);
+void RegisterSum(Napi::Env env, Napi::Object exports);
 
 }  // namespace voxring
