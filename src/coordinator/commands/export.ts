@@ -1,4 +1,5 @@
-import { defineCommand, notImplemented } from "../command.js";
+import { exportRun } from "../../model/export.js";
+import { defineCommand } from "../command.js";
 
 export const exportCommand = defineCommand({
   command: "export",
@@ -8,6 +9,18 @@ export const exportCommand = defineCommand({
     out: { type: "string", demandOption: true, describe: "Bundle directory to write" },
     checkpoint: { type: "string", default: "best", describe: "best, last, or a checkpoint path" },
   },
-  examples: [["orchestrate export --run runs/demo --out bundles/demo", "bundle of the best checkpoint"]],
-  run: async () => notImplemented("export"),
+  examples: [
+    ["orchestrate export --run runs/demo --out bundles/demo", "bundle of the best checkpoint"],
+    ["orchestrate export --run runs/demo --checkpoint last --out bundles/last", "bundle of the latest checkpoint"],
+  ],
+  run: async (args) => {
+    const manifest = await exportRun({ run: args.run, checkpoint: args.checkpoint, out: args.out });
+    const dice = manifest.source.validation ? `, val dice ${manifest.source.validation.diceMean.toFixed(3)}` : "";
+    process.stdout.write(
+      `exported ${manifest.source.checkpoint} (step ${manifest.source.globalStep}${dice}) → ${args.out}: ` +
+        `${Object.keys(manifest.files).join(", ")}, bundle.json; ${manifest.model.parameters} parameters, ` +
+        `channels ${manifest.channels.join("+")}, labels ${manifest.labels.join("/")}\n`,
+    );
+    return 0;
+  },
 });

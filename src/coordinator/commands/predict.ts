@@ -1,4 +1,6 @@
-import { defineCommand, notImplemented } from "../command.js";
+import { runPredict } from "../../model/predict.js";
+import { ENGINES } from "../../model/predictEngine.js";
+import { defineCommand } from "../command.js";
 
 export const predictCommand = defineCommand({
   command: "predict",
@@ -12,8 +14,30 @@ export const predictCommand = defineCommand({
       describe: "One 4D image with the bundle's channels, one 3D image per channel (repeat --in), or a directory",
     },
     out: { type: "string", demandOption: true, describe: "Mask file (.nii.gz) or directory" },
-    png: { type: "string", describe: "Also write a preview PNG of the prediction over T2" },
-    engine: { choices: ["tfjs", "onnx"] as const, default: "tfjs" as const, describe: "Inference engine" },
+    png: {
+      type: "string",
+      describe: "Also write a preview PNG of the prediction over T2 (a directory for a directory)",
+    },
+    engine: { choices: ENGINES, default: "tfjs" as const, describe: "Inference engine" },
+    threads: { type: "number", describe: "CPU threads for the engine (default: all cores)" },
+    json: { type: "boolean", default: false, describe: "Print one JSON object per case on stdout" },
   },
-  run: async () => notImplemented("predict"),
+  examples: [
+    ["orchestrate predict --model bundles/p1 --in case.nii.gz --out mask.nii.gz --png mask.png", "one 4D case"],
+    ["orchestrate predict --model bundles/p1 --in t2.nii.gz --in adc.nii.gz --out mask.nii.gz", "one file per channel"],
+    ["orchestrate predict --model bundles/p1 --in imagesTs --out masks --engine onnx", "a directory of cases"],
+  ],
+  run: async (args) => {
+    const results = await runPredict({
+      model: args.model,
+      inputs: args.in,
+      out: args.out,
+      png: args.png,
+      engine: args.engine,
+      threads: args.threads,
+      log: args.json ? undefined : (line) => process.stdout.write(`${line}\n`),
+    });
+    if (args.json) for (const result of results) process.stdout.write(`${JSON.stringify(result)}\n`);
+    return 0;
+  },
 });

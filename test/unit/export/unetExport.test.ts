@@ -6,24 +6,14 @@ import { inferenceUNetOf } from "../../../src/model/exportUNet.js";
 import { buildOnnxModel } from "../../../src/model/onnxExport.js";
 import { swapLastAxes } from "../../../src/model/predictEngine.js";
 import { createUNet, type UNet } from "../../../src/model/unet.js";
-import { Rng } from "../../../src/random.js";
-import { maxAbsDiff, randomArray } from "./helpers.js";
+import { maxAbsDiff, randomArray, randomiseStatistics } from "./helpers.js";
 
 let unet: UNet;
 
 beforeAll(async () => {
   await tf.setBackend("cpu");
   unet = createUNet({ inChannels: 2, numClasses: 3, channels: [4, 8, 16] }, 21);
-  // A fresh net has zero biases, unit gammas and identity statistics, which would hide folding mistakes.
-  const rng = new Rng(22);
-  for (const { name, variable } of [...unet.params, ...unet.stats]) {
-    if (!/(bias|\.[14]\.weight|running_mean|running_var)$/.test(name)) continue;
-    const positive = name.endsWith("running_var") || /\.[14]\.weight$/.test(name);
-    const values = Float32Array.from({ length: variable.size }, () =>
-      positive ? rng.uniform(0.5, 1.5) : rng.uniform(-0.3, 0.3),
-    );
-    variable.assign(tf.tensor(values, variable.shape));
-  }
+  randomiseStatistics(unet, 22); // a fresh net's identity statistics would hide folding mistakes
 });
 afterAll(() => unet.dispose());
 

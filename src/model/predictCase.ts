@@ -1,0 +1,140 @@
+/**
+ * One case through a bundle: read the image(s), check them against the bundle, preprocess as training did,
+ * sliding-window inference, argmax, and the label map back on the input's own grid. Nothing is written here;
+ * predict.ts decides where results go.
+ */
+import { affinesClose, channelCount, type NiftiVolume, readNifti } from "../data/nifti/index.js";
+import { labelsToOriginalGrid, resampleImage } from "../data/resample.js";
+import { argmaxLabels, slidingWindowInference } from "../data/slidingWindow.js";
+import { type ImageVolume, planarToChannelsLast, type Shape3, voxelCount } from "../data/volume.js";
+import { inputError } from "../errors.js";
+import type { BundleManifest } from "./bundle.js";
+import type { InferenceEngine } from "./predictEngine.js";
+
+/** A case as given: its channels-last image in the input grid, plus the header that the mask must copy. */
+export interface CaseImage {
+  /** The file(s) it came from, for messages. */
+  paths: string[];
+  image: ImageVolume;
+  /** The first input file's header (shape, affine) that the mask reproduces. */
+  reference: NiftiVolume;
+}
+
+export interface CasePrediction {
+  /** Label map on the input grid, index (z*Y + y)*X + x. */
+  labels: Uint8Array;
+  shape: Shape3;
+  /** Voxels of the resampled volume the network saw, and its shape. */
+  resampledShape: Shape3;
+  windows: number;
+}
+
+/**
+ * Reads a case: one 4D file holding the bundle's channels in order, or one 3D file per channel on one grid.
+ * Every mismatch is an InputError naming the file at fault.
+ */
+export async function readCase(paths: string[], manifest: BundleManifest): Promise<CaseImage> {
+  const want = manifest.channels.length;
+  const wanted = `the bundle takes ${want} (${manifest.channels.join(", ")})`;
+  if (paths.length === 1) {
+    const volume = await readNifti(paths[0]);
+    const channels = channelCount(volume);
+    if (volume.shape.length > 4) throw inputError(paths[0], `has ${volume.shape.length} dimensions, expected 3 or 4`);
+    if (channels !== want) throw inputError(paths[0], `has ${channels} channel(s), ${wanted}`);
+    const shape = volume.shape.slice(0, 3) as Shape3;
+    const data = planarToChannelsLast(volume.data, voxelCount(shape), channels);
+    return { paths, image: imageOf(volume, data, channels), reference: volume };
+  }
+  if (paths.length !== want) throw inputError("--in", `${paths.length} files given, ${wanted}: one file per channel`);
+  const volumes: NiftiVolume[] = [];
+  for (const path of paths) volumes.push(await readNifti(path));
+  const first = volumes[0];
+  volumes.forEach((volume, c) => {
+    if (channelCount(volume) !== 1 || volume.shape.length > 4) {
+      throw inputError(paths[c], `has ${channelCount(volume)} channels; with one --in per channel each must be 3D`);
+    }
+    const sameShape = volume.shape.slice(0, 3).join() === first.shape.slice(0, 3).join();
+    if (!sameShape || !affinesClose(volume.affine, first.affine)) {
+      throw inputError(
+        paths[c],
+        `is not on the grid of ${paths[0]} (shape ${volume.shape.slice(0, 3).join("×")} vs ` +
+          `${first.shape.slice(0, 3).join("×")}${sameShape ? ", different affine" : ""}); channels must share one grid`,
+      );
+    }
+  });
+  const voxels = voxelCount(first.shape);
+  const data = new Float32Array(voxels * want);
+  volumes.forEach((volume, c) => {
+    const values = volume.data;
+    for (let v = 0, o = c; v < voxels; v++, o += want) data[o] = values[v];
+  });
+  return { paths, image: imageOf(first, data, want), reference: first };
+}
+
+function imageOf(volume: NiftiVolume, data: Float32Array, channels: number): ImageVolume {
+  return {
+    data,
+    shape: volume.shape.slice(0, 3) as Shape3,
+    channels,
+    spacing: [...volume.spacing] as Shape3,
+    affine: volume.affine,
+  };
+}
+
+/** Resamples to the bundle's spacing and z-scores each channel, as the training data pipeline does. */
+export function preprocess(image: ImageVolume, manifest: BundleManifest): ImageVolume {
+  const resampled = resampleImage(image, manifest.preprocessing.targetSpacing);
+  zscoreChannels(resampled.data, resampled.channels, manifest.preprocessing.normalization.nonzeroOnly);
+  return resampled;
+}
+
+/** Segments one case; `onProgress` reports sliding windows done. */
+export async function predictCase(
+  input: CaseImage,
+  manifest: BundleManifest,
+  engine: InferenceEngine,
+  onProgress?: (done: number, total: number) => void,
+): Promise<CasePrediction> {
+  const pre = preprocess(input.image, manifest);
+  const { inference } = manifest;
+  let windows = 0;
+  const probs = await slidingWindowInference(pre.data, pre.shape, pre.channels, {
+    window: inference.window,
+    overlap: inference.overlap,
+    multipleOf: inference.windowMultiple,
+    padValue: inference.padValue,
+    sigmaScale: inference.sigmaScale,
+    numClasses: manifest.labels.length,
+    predict: engine.predict,
+    onProgress: (done, total) => {
+      windows = total;
+      onProgress?.(done, total);
+    },
+  });
+  const resampledLabels = argmaxLabels(probs, manifest.labels.length);
+  const labels = labelsToOriginalGrid(resampledLabels, pre.shape, pre.spacing, input.image.shape, input.image.spacing);
+  return { labels, shape: input.image.shape, resampledShape: pre.shape, windows };
+}
+
+// TODO(data seam): use the data engineer's z-score transform once it lands in src/data.
+function zscoreChannels(data: Float32Array, channels: number, nonzeroOnly: boolean): void {
+  for (let c = 0; c < channels; c++) {
+    let n = 0;
+    let sum = 0;
+    let sumSq = 0;
+    for (let i = c; i < data.length; i += channels) {
+      const v = data[i];
+      if (nonzeroOnly && v === 0) continue;
+      n++;
+      sum += v;
+      sumSq += v * v;
+    }
+    const mean = n > 0 ? sum / n : 0;
+    const std = n > 1 ? Math.sqrt(Math.max(sumSq / n - mean * mean, 0)) : 1;
+    const scale = std > 1e-8 ? 1 / std : 1;
+    for (let i = c; i < data.length; i += channels) {
+      if (nonzeroOnly && data[i] === 0) continue;
+      data[i] = (data[i] - mean) * scale;
+    }
+  }
+}
