@@ -1,0 +1,86 @@
+/**
+ * Dynamic loss scaling for `--amp`, with the rules of PyTorch's GradScaler: start at 2^15; after a step
+ * whose gradients hold an Inf or NaN, skip the step and halve the scale; after 2000 finite steps in a row,
+ * double it.
+ *
+ * What "mixed precision" means in voxring, exactly: tfjs has no float16 tensors or kernels, so every
+ * forward and backward op computes in float32 and the master weights and Adam state are float32. What is
+ * mixed is the gradient exchange: the comm layer may send gradients as float16 on the wire, and scaling
+ * them by `scale` before that cast (and back after) keeps small gradients above float16's underflow. The
+ * skip-on-overflow rule guards both the fp32 maths and the fp16 wire. No fp16 arithmetic happens anywhere.
+ */
+
+export interface LossScaleConfig {
+  initialScale: number;
+  growthFactor: number;
+  backoffFactor: number;
+  growthInterval: number;
+}
+
+export const DEFAULT_LOSS_SCALE: LossScaleConfig = {
+  initialScale: 2 ** 15,
+  growthFactor: 2,
+  backoffFactor: 0.5,
+  growthInterval: 2000,
+};
+
+export interface LossScaleState {
+  scale: number;
+  /** Finite steps since the scale last changed. */
+  goodSteps: number;
+  /** Steps skipped for non-finite gradients, over the whole run. */
+  skippedSteps: number;
+}
+
+export class DynamicLossScaler {
+  readonly config: LossScaleConfig;
+  private state: LossScaleState;
+
+  constructor(config: Partial<LossScaleConfig> = {}) {
+    this.config = { ...DEFAULT_LOSS_SCALE, ...config };
+    this.state = { scale: this.config.initialScale, goodSteps: 0, skippedSteps: 0 };
+  }
+
+  get scale(): number {
+    return this.state.scale;
+  }
+
+  get skippedSteps(): number {
+    return this.state.skippedSteps;
+  }
+
+  /** Records one step's outcome; returns whether its update should be applied. */
+  update(gradientsFinite: boolean): boolean {
+    const s = this.state;
+    if (!gradientsFinite) {
+      s.scale *= this.config.backoffFactor;
+      s.goodSteps = 0;
+      s.skippedSteps++;
+      return false;
+    }
+    s.goodSteps++;
+    if (s.goodSteps >= this.config.growthInterval) {
+      s.scale *= this.config.growthFactor;
+      s.goodSteps = 0;
+    }
+    return true;
+  }
+
+  getState(): LossScaleState {
+    return { ...this.state };
+  }
+
+  setState(state: LossScaleState): void {
+    if (!(state.scale > 0) || !Number.isFinite(state.scale)) throw new Error(`loss scale: bad scale ${state.scale}`);
+    this.state = { ...state };
+  }
+}
+
+/** True when no value is Inf or NaN (x − x is 0 only for finite x: one comparison per value). */
+export function allFinite(values: Float32Array): boolean {
+  for (let i = 0; i < values.length; i++) {
+    const x = values[i];
+    if (x - x !== 0) return false;
+  }
+  return true;
+}
