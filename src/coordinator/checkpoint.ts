@@ -15,10 +15,12 @@ import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync,
 import { join } from "node:path";
 import { inputError } from "../errors.js";
 import type { RngState } from "../random.js";
-import { fsyncDir, writeFileDurable } from "./atomicWrite.js";
+import type { LossScaleState } from "../worker/lossScale.js";
+import { fsyncDir, writeFileAtomic, writeFileDurable } from "./atomicWrite.js";
 import type { TrainConfig } from "./config.js";
 
 export const CHECKPOINT_FORMAT = "voxring-checkpoint/1";
+const VALIDATION_FILE = "validation.json";
 
 export interface NamedArray {
   name: string;
@@ -40,7 +42,9 @@ export interface Checkpoint {
   /** Adam state over the flat parameter vector (same order as params). */
   optimizer: { step: number; m: Float32Array; v: Float32Array };
   /** The dynamic loss scaler's state (--amp), as its own getState() returns it; null without --amp. */
-  lossScale: Record<string, number> | null;
+  lossScale: LossScaleState | null;
+  /** Steps skipped for non-finite gradients so far. */
+  skippedSteps: number;
   /** Randomness: every step's batch is drawn from Rng(stepSeed(seed, rank, globalStep)), so seed + step suffice. */
   rng: { seed: number; coordinator: RngState };
   /** This epoch's case order: shard[r] lists the training case indices of rank r. */
@@ -141,12 +145,22 @@ export function readCheckpoint(path: string): Checkpoint {
       .filter((t) => t.group === group)
       .map((t) => ({ name: t.name, shape: t.shape, data: all.slice(t.offset, t.offset + t.length) }));
   const { format: _f, tensors: _t, optimizerStep, ...rest } = header;
+  const validationPath = join(path, VALIDATION_FILE);
+  if (existsSync(validationPath)) rest.validation = JSON.parse(readFileSync(validationPath, "utf8"));
   return {
     ...rest,
     params: pick("params"),
     stats: pick("stats"),
     optimizer: { step: optimizerStep, m: pick("adam_m")[0].data, v: pick("adam_v")[0].data },
   };
+}
+
+/**
+ * Validation runs after the checkpoint is on disk (the ranks keep training meanwhile): its result is added
+ * to the complete checkpoint directory as a file of its own, which readCheckpoint folds into `validation`.
+ */
+export function writeCheckpointValidation(path: string, validation: NonNullable<Checkpoint["validation"]>): void {
+  writeFileAtomic(join(path, VALIDATION_FILE), `${JSON.stringify(validation)}\n`);
 }
 
 /** Checkpoint directories of a run, oldest first (by step). */
@@ -184,7 +198,9 @@ export function markBest(runDir: string, checkpointPath: string): void {
   const old = join(dir, `.old-best-${process.pid}`);
   rmSync(temp, { recursive: true, force: true });
   mkdirSync(temp);
-  for (const file of ["tensors.bin", "checkpoint.json"]) linkSync(join(checkpointPath, file), join(temp, file));
+  for (const file of ["tensors.bin", "checkpoint.json", VALIDATION_FILE]) {
+    if (existsSync(join(checkpointPath, file))) linkSync(join(checkpointPath, file), join(temp, file));
+  }
   const best = join(dir, "best");
   if (existsSync(best)) renameSync(best, old);
   renameSync(temp, best);

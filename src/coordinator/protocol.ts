@@ -38,7 +38,8 @@ export const stateHeaderSchema = z.object({
   epoch: count,
   stepInEpoch: count,
   optimizerStep: count,
-  lossScale: z.record(z.string(), z.number()).nullable(),
+  lossScale: z.object({ scale: z.number(), goodSteps: count, skippedSteps: count }).nullable(),
+  skippedSteps: count,
   paramsLength: count,
   statsLength: count,
 });
@@ -84,7 +85,8 @@ export const coordinatorMessageSchema = z.discriminatedUnion("type", [
     snapshot: z.boolean(),
   }),
   z.object({ type: z.literal("stop") }),
-  z.object({ type: z.literal("exit") }),
+  /** rejoin: the run goes on (a restart); an agent (`orchestrate worker`) should start a fresh worker. */
+  z.object({ type: z.literal("exit"), rejoin: z.boolean() }),
   z.object({ type: z.literal("heartbeat") }),
 ]);
 export type CoordinatorMessage = z.infer<typeof coordinatorMessageSchema>;

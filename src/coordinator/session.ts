@@ -123,7 +123,7 @@ export async function runSession(input: SessionInput): Promise<SessionOutcome> {
         if (e.message.type === "heartbeat") continue;
       }
       if (e.kind === "tick") {
-        void broadcast({ type: "heartbeat" });
+        for (const p of peers.values()) void link.send(p.id, { type: "heartbeat" }).catch(() => {});
         if (Date.now() > deadline) throw new Failure({ kind: "failed", reason: `timed out ${what}` }, what);
         // A worker cannot answer while a step computes (one JavaScript thread): allow 3 step times on top.
         const silence = config.heartbeatSeconds * 1000 + 3 * longestStep * 1000;
@@ -239,18 +239,18 @@ export async function runSession(input: SessionInput): Promise<SessionOutcome> {
       const snap = state as { header: StateHeader; frames: Buffer[] } | null;
       if (snap) await hooks.onSnapshot(snap.header, snap.frames, stopping ? "stop" : "plan");
       if (stopping) {
-        await broadcast({ type: "exit" });
+        await broadcast({ type: "exit", rejoin: false });
         return { kind: "stopped", globalStep: snap?.header.globalStep ?? globalStep };
       }
       globalStep = endStep;
       epoch++;
       stepInEpoch = 0;
     }
-    await broadcast({ type: "exit" });
+    await broadcast({ type: "exit", rejoin: false });
     return { kind: "completed", globalStep };
   } catch (error) {
     if (error instanceof Failure) {
-      await broadcast({ type: "exit" });
+      await broadcast({ type: "exit", rejoin: error.outcome.kind === "failed" });
       return error.outcome;
     }
     throw error;
