@@ -90,6 +90,7 @@ export function writeTestRun(
     validation: { diceMean: 0.5, dice: { PZ: 0.4, TZ: 0.6 } },
     bestDiceMean: 0.5,
     restarts: 0,
+    skippedSteps: 0,
     savedAt: new Date().toISOString(),
   });
 }
