@@ -151,8 +151,8 @@ export function generatePhantom(rng: Rng): Phantom {
         }
       : null;
   const colour = jitteredTissues(rng);
-  const texture = smoothField(rng, shape, spacing, 6, () => rng.next());
-  const bias = smoothField(rng, shape, spacing, 60, () => rng.uniform(0.75, 1.25));
+  const texture = smoothField(shape, spacing, 6, () => rng.next());
+  const bias = smoothField(shape, spacing, 60, () => rng.uniform(0.75, 1.25));
   const noise = [rng.uniform(0.015, 0.04), rng.uniform(0.025, 0.06)];
   const gain = [1000 * rng.uniform(0.8, 1.25), 2000 * rng.uniform(0.85, 1.15)];
 
@@ -328,7 +328,7 @@ function membership(s: PreparedShape, px: number, py: number, pz: number): numbe
 }
 
 function clamp01(x: number): number {
-  return x < 0 ? 0 : x > 1 ? 1 : x;
+  return Math.min(Math.max(x, 0), 1);
 }
 
 type Box = [number, number, number, number, number, number];
@@ -362,7 +362,7 @@ function jitteredTissues(rng: Rng): Record<Tissue, number[]> {
 }
 
 /** A smooth random field: random values on a coarse grid (`cell` mm apart), trilinearly upsampled. */
-function smoothField(rng: Rng, shape: Shape3, spacing: Shape3, cell: number, draw: () => number): Float32Array {
+function smoothField(shape: Shape3, spacing: Shape3, cell: number, draw: () => number): Float32Array {
   const coarse = shape.map((n, a) => Math.max(2, Math.ceil((n * spacing[a]) / cell) + 1)) as Shape3;
   const values = new Float32Array(coarse[0] * coarse[1] * coarse[2]);
   for (let i = 0; i < values.length; i++) values[i] = draw();
