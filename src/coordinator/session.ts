@@ -6,7 +6,7 @@
  */
 import type { TrainConfig } from "./config.js";
 import type { CoordinatorMessage, RunSpec, StateHeader, WorkerMessage } from "./protocol.js";
-import type { LocalWorkers, WorkerExit } from "./supervisor.js";
+import type { WorkerExit, WorkerSpawnOptions } from "./supervisor.js";
 
 export type PeerId = string;
 
@@ -20,6 +20,13 @@ export interface CoordinatorLink {
 
 export type StepMessage = Extract<WorkerMessage, { type: "step" }>;
 
+/** The local worker processes (supervisor.ts LocalWorkers; a fake in tests). */
+export interface WorkerPool {
+  spawn(count: number, options: WorkerSpawnOptions): void;
+  onUnexpectedExit(handler: (exit: WorkerExit) => void): void;
+  killAll(graceMs?: number): Promise<void>;
+}
+
 export interface SessionHooks {
   onStep(message: StepMessage): void;
   /** A snapshot from rank 0 (plan end with snapshot, or a stop); resolves once the checkpoint is written. */
@@ -31,7 +38,7 @@ export interface SessionInput {
   config: TrainConfig;
   run: RunSpec;
   link: CoordinatorLink;
-  workers: LocalWorkers;
+  workers: WorkerPool;
   /** Environment of local worker `index` (GPU, threads, keys). */
   workerEnv: (index: number) => Record<string, string>;
   generation: number;
@@ -145,7 +152,12 @@ export async function runSession(input: SessionInput): Promise<SessionOutcome> {
 
   try {
     // ---- workers and rendezvous: local workers take the first ranks in index order, remote ones follow
-    input.workers.spawn(config.gpus, { coordinator: link.endpoint, env: input.workerEnv });
+    // Local ranks bind their ring receivers where the remote ranks can reach them: the coordinator's address.
+    input.workers.spawn(config.gpus, {
+      coordinator: link.endpoint,
+      env: input.workerEnv,
+      args: ["--bind", config.bind],
+    });
     const hellos: Peer[] = [];
     await until("waiting for workers to say hello", 600_000, (e) => {
       if (e.kind === "stop") throw new Failure({ kind: "stopped", globalStep: input.start.globalStep }, "stop");

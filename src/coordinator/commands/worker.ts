@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { readRunKeys, runKeysFromEnv } from "../../comm/security.js";
+import { readRunKeys, requireKeysFor, runKeysFromEnv } from "../../comm/security.js";
 import { inputError } from "../../errors.js";
 import { defineCommand } from "../command.js";
 import { cliPath } from "../supervisor.js";
@@ -30,6 +30,7 @@ export const workerCommand = defineCommand({
   },
   run: async (args) => {
     const keys = args.keyFile ? readRunKeys(args.keyFile) : runKeysFromEnv();
+    requireKeysFor([args.coordinator], keys, "--key-file");
     const envThreads = Number(process.env.VOXRING_THREADS);
     const threads = args.threads ?? (Number.isInteger(envThreads) && envThreads > 0 ? envThreads : undefined);
     if (args.localIndex !== undefined) {

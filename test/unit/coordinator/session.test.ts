@@ -1,0 +1,233 @@
+/**
+ * The session state machine against simulated workers (no processes, no sockets): a fake link delivers
+ * each coordinator message to an in-memory worker that answers as worker/loop.ts does.
+ */
+import { describe, expect, it } from "vitest";
+import { defaultConfig, type TrainConfig } from "../../../src/coordinator/config.js";
+import type { CoordinatorMessage, RunSpec, StateHeader, WorkerMessage } from "../../../src/coordinator/protocol.js";
+import {
+  type CoordinatorLink,
+  type PeerId,
+  runSession,
+  type SessionInput,
+  StopSignal,
+  type WorkerPool,
+} from "../../../src/coordinator/session.js";
+import type { WorkerExit, WorkerSpawnOptions } from "../../../src/coordinator/supervisor.js";
+
+interface Behaviour {
+  /** checksum a rank reports at a step */
+  checksum?: (rank: number, step: number) => number;
+  /** a rank that exits (as a process would) when it reaches this global step */
+  exitAt?: { rank: number; step: number };
+  /** a rank that goes silent at this step */
+  silentAt?: { rank: number; step: number };
+  /** a stop signal requested when rank 0 reaches this step */
+  stopAt?: { step: number; signal: StopSignal };
+}
+
+function header(globalStep: number, epoch: number, stepInEpoch: number): StateHeader {
+  return {
+    globalStep,
+    epoch,
+    stepInEpoch,
+    optimizerStep: globalStep,
+    lossScale: null,
+    skippedSteps: 0,
+    paramsLength: 3,
+    statsLength: 1,
+  };
+}
+
+/** A pool of simulated workers behind a fake control link. */
+function simulate(worldSize: number, behaviour: Behaviour = {}) {
+  let handler: (peer: PeerId, m: WorkerMessage, frames: Buffer[]) => void = () => {};
+  let exitHandler: (e: WorkerExit) => void = () => {};
+  const ranks = new Map<PeerId, number>();
+  const stopFlags = new Map<PeerId, boolean>();
+  const sent: { peer: PeerId; message: CoordinatorMessage }[] = [];
+  let dead = false;
+  const reply = (peer: PeerId, m: WorkerMessage, frames: Buffer[] = []) =>
+    setImmediate(() => {
+      if (!dead) handler(peer, m, frames);
+    });
+
+  const link: CoordinatorLink = {
+    endpoint: "tcp://127.0.0.1:1",
+    onMessage: (h) => {
+      handler = h;
+    },
+    send: async (peer, message) => {
+      sent.push({ peer, message });
+      if (message.type === "assign") {
+        ranks.set(peer, message.rank);
+        reply(peer, { type: "ready", rank: message.rank, ringEndpoint: `tcp://127.0.0.1:${100 + message.rank}` });
+      } else if (message.type === "stop") {
+        stopFlags.set(peer, true);
+      } else if (message.type === "plan") {
+        const rank = ranks.get(peer) as number;
+        let step = message.globalStep;
+        for (let s = message.fromStep; s < message.toStep; s++) {
+          step++;
+          if (behaviour.stopAt && rank === 0 && step === behaviour.stopAt.step) behaviour.stopAt.signal.request();
+          if (behaviour.exitAt?.rank === rank && behaviour.exitAt.step === step) {
+            setImmediate(() => exitHandler({ index: rank, pid: 4000 + rank, code: null, signal: "SIGKILL" }));
+            return;
+          }
+          if (behaviour.silentAt?.rank === rank && behaviour.silentAt.step === step) return;
+          reply(peer, {
+            type: "step",
+            rank,
+            globalStep: step,
+            epoch: message.epoch,
+            stepInEpoch: s + 1,
+            loss: 0.5,
+            meanLoss: 0.5,
+            seconds: 0.01,
+            allreduceSeconds: 0.001,
+            allreduceBytes: 12,
+            voxels: 100,
+            lossScale: 1,
+            skipped: false,
+            checksum: behaviour.checksum ? behaviour.checksum(rank, step) : 7,
+            rss: 1,
+            cpuSeconds: 1,
+          });
+          // The stop flag travels in the all-reduce: every rank sees it after the same step.
+          if ([...stopFlags.values()].some(Boolean) && behaviour.stopAt) {
+            if (rank === 0) reply(peer, { type: "state", rank, header: header(step, message.epoch, s + 1) }, []);
+            reply(peer, { type: "stopped", rank, globalStep: step });
+            return;
+          }
+        }
+        if (message.snapshot && rank === 0) {
+          reply(peer, { type: "state", rank, header: header(step, message.epoch, message.toStep) }, []);
+        }
+      }
+    },
+  };
+  const pool: WorkerPool = {
+    spawn: (count: number, _options: WorkerSpawnOptions) => {
+      for (let i = 0; i < count; i++) reply(`peer${i}`, { type: "hello", host: "h", pid: 4000 + i, localIndex: i });
+    },
+    onUnexpectedExit: (h) => {
+      exitHandler = h;
+    },
+    killAll: async () => {
+      dead = true;
+    },
+  };
+  return { link, pool, sent };
+}
+
+function input(
+  config: Partial<TrainConfig>,
+  sim: ReturnType<typeof simulate>,
+  stop = new StopSignal(),
+  start?: SessionInput["start"],
+) {
+  const snapshots: { header: StateHeader; reason: string }[] = [];
+  const steps: number[] = [];
+  const full: TrainConfig = { ...defaultConfig, out: "x", gpus: 2, epochs: 3, valEvery: 2, ...config };
+  const run: RunSpec = {
+    config: full,
+    dataDir: "d",
+    trainCases: [0, 1, 2],
+    inChannels: 2,
+    numClasses: 3,
+    stepsPerEpoch: 2,
+  };
+  const session: SessionInput = {
+    config: full,
+    run,
+    link: sim.link,
+    workers: sim.pool,
+    workerEnv: () => ({}),
+    generation: 0,
+    start: start ?? { header: null, frames: [], globalStep: 0, epoch: 0, stepInEpoch: 0 },
+    stop,
+    hooks: {
+      onStep: (m) => {
+        if (m.rank === 0) steps.push(m.globalStep);
+      },
+      onSnapshot: async (h, _frames, reason) => {
+        snapshots.push({ header: h, reason });
+      },
+      log: () => {},
+    },
+  };
+  return { session, snapshots, steps };
+}
+
+describe("runSession", () => {
+  it("drives every epoch in lock-step and asks for snapshots at validation epochs and the last", async () => {
+    const sim = simulate(2);
+    const { session, snapshots, steps } = input({}, sim);
+    expect(await runSession(session)).toEqual({ kind: "completed", globalStep: 6 });
+    expect(steps).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(snapshots.map((s) => [s.header.globalStep, s.reason])).toEqual([
+      [4, "plan"],
+      [6, "plan"],
+    ]);
+    const assigns = sim.sent.filter((s) => s.message.type === "assign").map((s) => [s.peer, s.message]);
+    expect(assigns.map(([peer, m]) => [peer, (m as { rank: number }).rank])).toEqual([
+      ["peer0", 0],
+      ["peer1", 1],
+    ]);
+    const starts = sim.sent.filter((s) => s.message.type === "start").map((s) => s.message);
+    expect(starts).toEqual([
+      { type: "start", next: "tcp://127.0.0.1:101", state: null },
+      { type: "start", next: "tcp://127.0.0.1:100", state: null },
+    ]);
+    expect(sim.sent.filter((s) => s.message.type === "exit").map((s) => s.message)).toContainEqual({
+      type: "exit",
+      rejoin: false,
+    });
+  });
+
+  it("resumes mid-epoch where the checkpoint left", async () => {
+    const sim = simulate(2);
+    const start = { header: header(3, 1, 1), frames: [], globalStep: 3, epoch: 1, stepInEpoch: 1 };
+    const { session, steps } = input({}, sim, new StopSignal(), start);
+    expect(await runSession(session)).toEqual({ kind: "completed", globalStep: 6 });
+    expect(steps).toEqual([4, 5, 6]);
+    const plans = sim.sent.filter((s) => s.peer === "peer0" && s.message.type === "plan").map((s) => s.message);
+    expect(plans[0]).toMatchObject({ epoch: 1, fromStep: 1, toStep: 2, globalStep: 3 });
+  });
+
+  it("fails loudly when the ranks' weights diverge", async () => {
+    const sim = simulate(2, { checksum: (rank, step) => (step === 3 && rank === 1 ? 8 : 7) });
+    const { session } = input({}, sim);
+    const outcome = await runSession(session);
+    expect(outcome.kind).toBe("diverged");
+    if (outcome.kind === "diverged") expect(outcome.reason).toMatch(/diverged across ranks at step 3/);
+  });
+
+  it("reports a worker that exits as a failure to restart from", async () => {
+    const sim = simulate(2, { exitAt: { rank: 1, step: 3 } });
+    const { session } = input({}, sim);
+    const outcome = await runSession(session);
+    expect(outcome).toEqual({ kind: "failed", reason: "worker 1 (pid 4001) exited with signal SIGKILL" });
+    expect(sim.sent.at(-1)?.message).toEqual({ type: "exit", rejoin: true });
+  });
+
+  it("reports a silent worker after the heartbeat timeout", async () => {
+    const sim = simulate(2, { silentAt: { rank: 0, step: 2 } });
+    const { session } = input({ heartbeatSeconds: 0.5 }, sim);
+    const outcome = await runSession(session);
+    expect(outcome.kind).toBe("failed");
+    if (outcome.kind === "failed") expect(outcome.reason).toMatch(/rank [01] .* silent for \d+ s/);
+  });
+
+  it("a stop ends after the step in flight with a snapshot of that step", async () => {
+    const stop = new StopSignal();
+    const sim = simulate(2, { stopAt: { step: 3, signal: stop } });
+    const { session, snapshots } = input({ epochs: 10 }, sim, stop);
+    const outcome = await runSession(session);
+    expect(outcome.kind).toBe("stopped");
+    expect(snapshots).toHaveLength(1);
+    expect(snapshots[0].reason).toBe("stop");
+    expect(snapshots[0].header.globalStep).toBeGreaterThanOrEqual(3);
+    expect(snapshots[0].header.globalStep).toBeLessThan(20);
+  });
+});
