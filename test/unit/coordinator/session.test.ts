@@ -40,7 +40,7 @@ function header(globalStep: number, epoch: number, stepInEpoch: number): StateHe
 }
 
 /** A pool of simulated workers behind a fake control link. */
-function simulate(worldSize: number, behaviour: Behaviour = {}) {
+function simulate(behaviour: Behaviour = {}) {
   let handler: (peer: PeerId, m: WorkerMessage, frames: Buffer[]) => void = () => {};
   let exitHandler: (e: WorkerExit) => void = () => {};
   const ranks = new Map<PeerId, number>();
@@ -161,7 +161,7 @@ function input(
 
 describe("runSession", () => {
   it("drives every epoch in lock-step and asks for snapshots at validation epochs and the last", async () => {
-    const sim = simulate(2);
+    const sim = simulate();
     const { session, snapshots, steps } = input({}, sim);
     expect(await runSession(session)).toEqual({ kind: "completed", globalStep: 6 });
     expect(steps).toEqual([1, 2, 3, 4, 5, 6]);
@@ -186,7 +186,7 @@ describe("runSession", () => {
   });
 
   it("resumes mid-epoch where the checkpoint left", async () => {
-    const sim = simulate(2);
+    const sim = simulate();
     const start = { header: header(3, 1, 1), frames: [], globalStep: 3, epoch: 1, stepInEpoch: 1 };
     const { session, steps } = input({}, sim, new StopSignal(), start);
     expect(await runSession(session)).toEqual({ kind: "completed", globalStep: 6 });
@@ -196,7 +196,7 @@ describe("runSession", () => {
   });
 
   it("fails loudly when the ranks' weights diverge", async () => {
-    const sim = simulate(2, { checksum: (rank, step) => (step === 3 && rank === 1 ? 8 : 7) });
+    const sim = simulate({ checksum: (rank, step) => (step === 3 && rank === 1 ? 8 : 7) });
     const { session } = input({}, sim);
     const outcome = await runSession(session);
     expect(outcome.kind).toBe("diverged");
@@ -204,7 +204,7 @@ describe("runSession", () => {
   });
 
   it("reports a worker that exits as a failure to restart from", async () => {
-    const sim = simulate(2, { exitAt: { rank: 1, step: 3 } });
+    const sim = simulate({ exitAt: { rank: 1, step: 3 } });
     const { session } = input({}, sim);
     const outcome = await runSession(session);
     expect(outcome).toEqual({ kind: "failed", reason: "worker 1 (pid 4001) exited with signal SIGKILL" });
@@ -212,7 +212,7 @@ describe("runSession", () => {
   });
 
   it("reports a silent worker after the heartbeat timeout", async () => {
-    const sim = simulate(2, { silentAt: { rank: 0, step: 2 } });
+    const sim = simulate({ silentAt: { rank: 0, step: 2 } });
     const { session } = input({ heartbeatSeconds: 0.5 }, sim);
     const outcome = await runSession(session);
     expect(outcome.kind).toBe("failed");
@@ -221,7 +221,7 @@ describe("runSession", () => {
 
   it("a stop ends after the step in flight with a snapshot of that step", async () => {
     const stop = new StopSignal();
-    const sim = simulate(2, { stopAt: { step: 3, signal: stop } });
+    const sim = simulate({ stopAt: { step: 3, signal: stop } });
     const { session, snapshots } = input({ epochs: 10 }, sim, stop);
     const outcome = await runSession(session);
     expect(outcome.kind).toBe("stopped");
