@@ -22,6 +22,79 @@ export interface NativeAddon {
   conv3dBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, geometry: number[]): void;
   maxPool3d(x: Float32Array, y: Float32Array, geometry: number[]): void;
   maxPool3dGrad(dy: Float32Array, x: Float32Array, dx: Float32Array, geometry: number[]): void;
+  /**
+   * Activation-path kernels (native/src/VoxBatchNormRelu.cc, VoxSoftDiceLoss.cc, Concat.cc, Slice.cc, Add.cc,
+   * Mul.cc, Sum.cc). Channels-last tensors are seen as rows × channels; outputs are the arrays written.
+   */
+  batchNormReluTrain(
+    x: Float32Array,
+    gamma: Float32Array,
+    beta: Float32Array,
+    y: Float32Array,
+    mean: Float32Array,
+    variance: Float32Array,
+    rows: number,
+    channels: number,
+    epsilon: number,
+    relu: boolean,
+  ): void;
+  batchNormReluGrad(
+    dy: Float32Array,
+    x: Float32Array,
+    gamma: Float32Array,
+    mean: Float32Array,
+    variance: Float32Array,
+    y: Float32Array,
+    dx: Float32Array,
+    dgamma: Float32Array,
+    dbeta: Float32Array,
+    rows: number,
+    channels: number,
+    epsilon: number,
+    relu: boolean,
+  ): void;
+  batchNormReluInfer(
+    x: Float32Array,
+    gamma: Float32Array,
+    beta: Float32Array,
+    mean: Float32Array,
+    variance: Float32Array,
+    y: Float32Array,
+    rows: number,
+    channels: number,
+    epsilon: number,
+    relu: boolean,
+  ): void;
+  /** Softmax into probs and the Dice sums into sums = [intersect(K), predSum(K), truthSum(K)]; returns the loss. */
+  softDiceLoss(
+    logits: Float32Array,
+    labels: Int32Array,
+    probs: Float32Array,
+    sums: Float32Array,
+    voxels: number,
+    classes: number,
+    smooth: number,
+  ): number;
+  softDiceLossGrad(
+    dloss: number,
+    probs: Float32Array,
+    labels: Int32Array,
+    sums: Float32Array,
+    dlogits: Float32Array,
+    voxels: number,
+    classes: number,
+    smooth: number,
+  ): void;
+  /** Tensors seen as outer × inner_i: each row of the whole is the parts' rows side by side (same element size). */
+  concat(inputs: ArrayBufferView[], out: ArrayBufferView, outer: number): void;
+  split(x: ArrayBufferView, outputs: ArrayBufferView[], outer: number): void;
+  slice(x: ArrayBufferView, out: ArrayBufferView, shape: number[], begin: number[], size: number[]): void;
+  /** out[i] = a[i mod na] ∘ b[i mod nb]; the shorter length must divide the longer. */
+  add(a: Float32Array, b: Float32Array, out: Float32Array): void;
+  mul(a: Float32Array, b: Float32Array, out: Float32Array): void;
+  addN(inputs: Float32Array[], out: Float32Array): void;
+  /** x as [outer, reduced, inner] summed over the middle axis into out [outer, inner]. */
+  sum(x: Float32Array, out: Float32Array, dims: [number, number, number]): void;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -1,10 +1,22 @@
 import * as tf from "@tensorflow/tfjs";
 import type { NativeAddon } from "./addon.js";
+import { addConfig } from "./kernels/Add.js";
+import { addNConfig } from "./kernels/AddN.js";
+import { concatConfig } from "./kernels/Concat.js";
 import { conv3DConfig } from "./kernels/Conv3D.js";
 import { conv3DBackpropFilterV2Config } from "./kernels/Conv3DBackpropFilterV2.js";
 import { conv3DBackpropInputV2Config } from "./kernels/Conv3DBackpropInputV2.js";
 import { maxPool3DConfig } from "./kernels/MaxPool3D.js";
 import { maxPool3DGradConfig } from "./kernels/MaxPool3DGrad.js";
+import { mulConfig } from "./kernels/Mul.js";
+import { sliceConfig } from "./kernels/Slice.js";
+import { splitVConfig } from "./kernels/SplitV.js";
+import { sumConfig } from "./kernels/Sum.js";
+import { voxBatchNormReluGradConfig } from "./kernels/VoxBatchNormReluGrad.js";
+import { voxBatchNormReluInferConfig } from "./kernels/VoxBatchNormReluInfer.js";
+import { voxBatchNormReluTrainConfig } from "./kernels/VoxBatchNormReluTrain.js";
+import { voxSoftDiceLossConfig } from "./kernels/VoxSoftDiceLoss.js";
+import { voxSoftDiceLossGradConfig } from "./kernels/VoxSoftDiceLossGrad.js";
 
 /**
  * A native kernel for the tfjs cpu backend: pure data, as tfjs-backend-cpu's own KernelConfigs are.
@@ -23,6 +35,18 @@ const nativeKernelConfigs: NativeKernelConfig[] = [
   conv3DBackpropFilterV2Config,
   maxPool3DConfig,
   maxPool3DGradConfig,
+  voxBatchNormReluTrainConfig,
+  voxBatchNormReluGradConfig,
+  voxBatchNormReluInferConfig,
+  voxSoftDiceLossConfig,
+  voxSoftDiceLossGradConfig,
+  concatConfig,
+  splitVConfig,
+  sliceConfig,
+  addConfig,
+  addNConfig,
+  mulConfig,
+  sumConfig,
 ];
 
 /**

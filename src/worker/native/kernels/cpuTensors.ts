@@ -22,6 +22,13 @@ export function float32Values(backend: CpuBackendLike, tensor: tf.TensorInfo): F
   return values instanceof Float32Array ? values : null;
 }
 
+/** float32Values for kernels with no plain fallback (voxring's own Vox* kernels): anything else is a bug. */
+export function requireFloat32(backend: CpuBackendLike, tensor: tf.TensorInfo, where: string): Float32Array {
+  const values = float32Values(backend, tensor);
+  if (!values) throw new Error(`${where} must be a float32 tensor of the cpu backend, got ${tensor.dtype}`);
+  return values;
+}
+
 /** Calls the plain kernel for a case the native one does not handle; a native kernel always has one. */
 export function runFallback(
   kernelName: string,

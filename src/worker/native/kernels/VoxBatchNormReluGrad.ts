@@ -1,0 +1,42 @@
+import type { NativeKernelConfig } from "../register.js";
+import { type CpuBackendLike, type KernelInputs, requireFloat32 } from "./cpuTensors.js";
+import { type BatchNormReluKernelAttrs, rowsAndChannels } from "./VoxBatchNormReluTrain.js";
+
+/**
+ * VoxBatchNormReluGrad: {dy, x, gamma, mean, variance, y} → [dx, dgamma [C], dbeta [C]], the ReLU mask read
+ * from y > 0; two passes (per-channel sums, then dx) in native/src/VoxBatchNormRelu.cc.
+ */
+export const voxBatchNormReluGradConfig: NativeKernelConfig = {
+  kernelName: "VoxBatchNormReluGrad",
+  make: (addon) => (args) => {
+    const backend = args.backend as CpuBackendLike;
+    const inputs = args.inputs as KernelInputs<"dy" | "x" | "gamma" | "mean" | "variance" | "y">;
+    const { epsilon, relu } = args.attrs as unknown as BatchNormReluKernelAttrs;
+    const { rows, channels } = rowsAndChannels(inputs.x.shape);
+    const values = (name: keyof typeof inputs) =>
+      requireFloat32(backend, inputs[name], `VoxBatchNormReluGrad: ${name}`);
+    const dx = new Float32Array(rows * channels);
+    const dgamma = new Float32Array(channels);
+    const dbeta = new Float32Array(channels);
+    addon.batchNormReluGrad(
+      values("dy"),
+      values("x"),
+      values("gamma"),
+      values("mean"),
+      values("variance"),
+      values("y"),
+      dx,
+      dgamma,
+      dbeta,
+      rows,
+      channels,
+      epsilon,
+      relu,
+    );
+    return [
+      backend.makeTensorInfo(inputs.x.shape, "float32", dx),
+      backend.makeTensorInfo([channels], "float32", dgamma),
+      backend.makeTensorInfo([channels], "float32", dbeta),
+    ];
+  },
+};

@@ -1,0 +1,19 @@
+import * as tf from "@tensorflow/tfjs";
+import { beforeAll, describe, it } from "vitest";
+import { expectNativeMatchesPlain, randomTensor } from "./convHarness.js";
+
+beforeAll(async () => {
+  await tf.setBackend("cpu");
+});
+
+describe("AddN native kernel", () => {
+  it.each([
+    [[2, 5, 7, 3, 1], 2],
+    [[2, 5, 7, 3, 3], 3],
+    [[2, 5, 7, 3, 16], 5],
+    [[2, 9, 11, 13, 16], 3],
+  ])("%j, %i tensors: equals the plain kernel", (shape, count) => {
+    const inputs = Array.from({ length: count }, (_, i) => randomTensor(shape, 10 * i + shape[4]));
+    expectNativeMatchesPlain("addN", () => [tf.addN(inputs)]);
+  });
+});
