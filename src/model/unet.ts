@@ -168,12 +168,9 @@ function applyUpsample(up: Upsample, x: tf.Tensor5D): tf.Tensor5D {
   return tf.add(y, up.bias);
 }
 
-/** The 1×1×1 head as a matrix product over voxels: the same maths, and MatMul has a native kernel. */
+/** The 1×1×1 head: a conv rather than a reshape + matMul, so it runs on the native Conv3D kernels too. */
 function applyHead(weight: tf.Variable, bias: tf.Variable, x: tf.Tensor5D): tf.Tensor5D {
-  const [n, d, h, w, c] = x.shape;
-  const classes = weight.shape[4] as number;
-  const rows = tf.matMul(tf.reshape(x, [n * d * h * w, c]), tf.reshape(weight, [c, classes]));
-  return tf.reshape(tf.add(rows, bias), [n, d, h, w, classes]);
+  return tf.add(tf.conv3d(x, weight as tf.Tensor5D, 1, "valid", "NDHWC"), bias);
 }
 
 /** Builds a U-Net with seeded He-normal weights: the same seed gives the same weights on every rank. */
