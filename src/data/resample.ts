@@ -1,5 +1,5 @@
 import { scaleAffine } from "./nifti/affine.js";
-import type { ImageVolume, LabelVolume, Shape3 } from "./volume.js";
+import type { Shape3, Volume } from "./volume.js";
 
 /**
  * Resampling between voxel grids that share voxel 0 (the same origin): output voxel i along an axis sits at
@@ -114,24 +114,24 @@ export function resampleNearest<T extends Uint8Array | Float32Array | Int32Array
   return out;
 }
 
-/** An image at a new spacing (trilinear), affine updated so world positions are unchanged. */
-export function resampleImage(volume: ImageVolume, target: readonly number[]): ImageVolume {
+/**
+ * A volume at a new spacing, affine updated so world positions are unchanged: trilinear for images,
+ * nearest neighbour for label maps (or when asked).
+ */
+export function resampleVolume<T extends Float32Array | Uint8Array>(
+  volume: Volume<T>,
+  target: readonly number[],
+  mode: "linear" | "nearest" = volume.data instanceof Uint8Array ? "nearest" : "linear",
+): Volume<T> {
   const { step, outShape } = spacingGrid(volume.shape, volume.spacing, target);
+  const data =
+    mode === "linear" && volume.data instanceof Float32Array
+      ? resampleLinear(volume.data, volume.shape, volume.channels, outShape, step)
+      : resampleNearest(volume.data, volume.shape, outShape, step, volume.channels);
   return {
-    data: resampleLinear(volume.data, volume.shape, volume.channels, outShape, step),
+    data: data as T,
     shape: outShape,
     channels: volume.channels,
-    spacing: [...target] as Shape3,
-    affine: scaleAffine(volume.affine, step),
-  };
-}
-
-/** A label map at a new spacing (nearest neighbour). */
-export function resampleLabels(volume: LabelVolume, target: readonly number[]): LabelVolume {
-  const { step, outShape } = spacingGrid(volume.shape, volume.spacing, target);
-  return {
-    data: resampleNearest(volume.data, volume.shape, outShape, step),
-    shape: outShape,
     spacing: [...target] as Shape3,
     affine: scaleAffine(volume.affine, step),
   };

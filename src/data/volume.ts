@@ -4,24 +4,21 @@ import type { Affine } from "./nifti/affine.js";
 export type Shape3 = [number, number, number];
 
 /**
- * A channels-last image volume: element (x, y, z, c) sits at ((z·Y + y)·X + x)·C + c, which is exactly the
- * [Z, Y, X, C] (NDHWC without N) layout the trainer's tensors use.
+ * A channels-last volume: element (x, y, z, c) sits at ((z·Y + y)·X + x)·C + c, which is exactly the
+ * [Z, Y, X, C] (NDHWC without N) layout the trainer's tensors use. Images are float32; label maps are uint8
+ * with one channel, on the same grid as their image.
  */
-export interface ImageVolume {
-  data: Float32Array;
+export interface Volume<T extends Float32Array | Uint8Array = Float32Array | Uint8Array> {
+  data: T;
   shape: Shape3;
   channels: number;
+  /** mm per voxel along X Y Z */
   spacing: Shape3;
   affine: Affine;
 }
 
-/** A label map on the same grid as its image: index (z·Y + y)·X + x. */
-export interface LabelVolume {
-  data: Uint8Array;
-  shape: Shape3;
-  spacing: Shape3;
-  affine: Affine;
-}
+export type ImageVolume = Volume<Float32Array>;
+export type LabelVolume = Volume<Uint8Array>;
 
 export function voxelCount(shape: readonly number[]): number {
   return shape[0] * shape[1] * shape[2];

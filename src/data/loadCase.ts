@@ -1,0 +1,129 @@
+import { inputError } from "../errors.js";
+import type { DecathlonCase, DecathlonDataset } from "./decathlon.js";
+import { affinesClose } from "./nifti/affine.js";
+import { channelCount, type NiftiVolume, readNifti } from "./nifti/read.js";
+import { type ImageVolume, type LabelVolume, planarToChannelsLast, type Shape3, voxelCount } from "./volume.js";
+
+/** One case as stored, checked against its dataset.json, channels-last, on its own grid. */
+export interface LoadedCase {
+  id: string;
+  image: ImageVolume;
+  label: LabelVolume;
+}
+
+/**
+ * Loads an image and its label map and checks everything a training run would otherwise trip over later:
+ * matching grids, the channel count of dataset.json, finite voxels, label values that dataset.json names.
+ */
+export async function loadCase(
+  dataset: Pick<DecathlonDataset, "channels" | "labels">,
+  entry: DecathlonCase,
+): Promise<LoadedCase> {
+  const [image, label] = await Promise.all([readNifti(entry.image), readNifti(entry.label)]);
+  return checkedCase(dataset, entry, image, label);
+}
+
+export function checkedCase(
+  dataset: Pick<DecathlonDataset, "channels" | "labels">,
+  entry: DecathlonCase,
+  image: NiftiVolume,
+  label: NiftiVolume,
+): LoadedCase {
+  const shape = image.shape.slice(0, 3) as Shape3;
+  const channels = channelCount(image);
+  if (channels !== dataset.channels.length) {
+    throw inputError(
+      entry.image,
+      `has ${channels} channel(s), dataset.json's modality names ${dataset.channels.length} (${dataset.channels.join(", ")})`,
+    );
+  }
+  if (label.shape.length !== 3) throw inputError(entry.label, `label map must be 3D, is ${label.shape.join("×")}`);
+  if (label.shape.some((n, a) => n !== shape[a])) {
+    throw inputError(
+      entry.label,
+      `shape ${label.shape.join("×")} does not match image ${shape.join("×")} (${entry.image})`,
+    );
+  }
+  if (!affinesClose(image.affine, label.affine, 1e-3)) {
+    throw inputError(entry.label, `affine differs from the image's (${entry.image})`);
+  }
+  const voxels = voxelCount(shape);
+  const data = image.data;
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i])) {
+      const c = Math.floor(i / voxels);
+      throw inputError(
+        entry.image,
+        `non-finite voxel (${data[i]}) in channel ${c} (${dataset.channels[c]}) at index ${i % voxels}`,
+      );
+    }
+  }
+  return {
+    id: entry.id,
+    image: {
+      data: planarToChannelsLast(data, voxels, channels),
+      shape,
+      channels,
+      spacing: image.spacing,
+      affine: image.affine,
+    },
+    label: {
+      data: labelValues(entry.label, label, dataset.labels),
+      shape,
+      channels: 1,
+      spacing: image.spacing,
+      affine: image.affine,
+    },
+  };
+}
+
+function labelValues(path: string, label: NiftiVolume, names: string[]): Uint8Array {
+  const source = label.datatype === "uint8" && label.slope === 1 && label.inter === 0 ? label.raw : label.data;
+  const out = source instanceof Uint8Array ? source : new Uint8Array(source.length);
+  const classes = names.length;
+  for (let i = 0; i < source.length; i++) {
+    const v = source[i];
+    if (!(v >= 0 && v < classes && Number.isInteger(v))) {
+      throw inputError(
+        path,
+        `label value ${v} at index ${i} is not one of dataset.json's labels 0..${classes - 1} (${names.join(", ")})`,
+      );
+    }
+    out[i] = v;
+  }
+  return out;
+}
+
+/**
+ * Loads one image for prediction as a channels-last volume: one 4D file, or several 3D/4D files on the same
+ * grid whose channels are stacked in the order given (e.g. --in t2.nii.gz --in adc.nii.gz).
+ */
+export async function loadImage(paths: string | readonly string[]): Promise<ImageVolume> {
+  const list = typeof paths === "string" ? [paths] : paths;
+  const volumes = await Promise.all(list.map((p) => readNifti(p)));
+  const first = volumes[0];
+  const shape = first.shape.slice(0, 3) as Shape3;
+  const voxels = voxelCount(shape);
+  const channels = volumes.reduce((n, v) => n + channelCount(v), 0);
+  const planar = new Float32Array(voxels * channels);
+  let offset = 0;
+  for (const v of volumes) {
+    if (v.shape.slice(0, 3).some((n, a) => n !== shape[a])) {
+      throw inputError(v.path, `shape ${v.shape.join("×")} does not match ${first.path}'s ${first.shape.join("×")}`);
+    }
+    if (!affinesClose(v.affine, first.affine, 1e-3)) throw inputError(v.path, `affine differs from ${first.path}'s`);
+    const data = v.data;
+    for (let i = 0; i < data.length; i++) {
+      if (!Number.isFinite(data[i])) throw inputError(v.path, `non-finite voxel (${data[i]}) at index ${i}`);
+    }
+    planar.set(data, offset);
+    offset += data.length;
+  }
+  return {
+    data: planarToChannelsLast(planar, voxels, channels),
+    shape,
+    channels,
+    spacing: first.spacing,
+    affine: first.affine,
+  };
+}
