@@ -1,0 +1,379 @@
+import * as zmq from "zeromq";
+import { addHalfInto, decodeHalf, encodeHalf, halfBitsFromFloatBits } from "./fp16.js";
+import { bytesOf, float32View, uint16View } from "./frames.js";
+import { decodeHeader, encodeHeader, type FrameHeader, FrameKind, HEADER_BYTES, WireType } from "./ringFrame.js";
+import { chunkRange, framesToReceive, type RingPlan, receiveSegment, ringPlan } from "./ringPlan.js";
+import { type RunKeys, requireKeysFor, secureClient, secureServer } from "./security.js";
+
+/**
+ * Ring all-reduce over ZeroMQ, framework-free: Float32Arrays in, reduced in place.
+ *
+ *   const ring = await RingAllReduce.open({ bind: "tcp://127.0.0.1:0", keys });   // ring.endpoint → coordinator
+ *   await ring.join({ rank, worldSize, next: endpoints[(rank + 1) % worldSize] });
+ *   await ring.allReduce(grads, { average: true, fp16: amp });
+ *   await ring.broadcast(weights, 0);
+ *   ring.close();
+ *
+ * Each rank receives on one PULL socket (bound) and sends on one PUSH socket connected to the next rank.
+ * Frames stream chunk by chunk: a chunk received at step g is reduced and forwarded as step g + 1 at once,
+ * so the wire stays busy while JavaScript adds. Sends whose frames might still sit in ZeroMQ's queues when
+ * a collective returns always come from buffers the ring owns (received frames or fresh encodings), never
+ * from the caller's array, so the caller may overwrite its array as soon as the promise resolves.
+ */
+export interface RingOpenOptions {
+  /** where this rank's receiver binds; port 0 picks a free port. Default tcp://127.0.0.1:0 */
+  bind?: string;
+  /** host peers should dial when `bind` is a wildcard address (0.0.0.0) */
+  advertiseHost?: string;
+  /** CURVE keys of the run: required when bind or next is beyond loopback */
+  keys?: RunKeys;
+  /** largest payload frame; all ranks must agree. Default 1 MiB */
+  chunkBytes?: number;
+  /** how long to wait for the previous rank before failing a collective. Default 5 minutes */
+  timeoutMs?: number;
+  /** ring generation; frames of other generations are dropped (stale peers after a restart) */
+  generation?: number;
+  /** where dropped frames are reported; default stderr */
+  log?: (line: string) => void;
+}
+
+export interface RingJoin {
+  rank: number;
+  worldSize: number;
+  /** receive endpoint of rank (rank + 1) % worldSize */
+  next?: string;
+}
+
+export interface AllReduceOptions {
+  /** divide the sum by worldSize */
+  average: boolean;
+  /** half floats on the wire, float32 reduction; every rank ends with the same fp16-representable values */
+  fp16?: boolean;
+}
+
+export class RingError extends Error {
+  override readonly name = "RingError";
+}
+
+export class RingAllReduce {
+  rank = 0;
+  worldSize = 1;
+  /** bytes of payload sent and received since open, for the allreduce_bytes metric */
+  readonly stats = { bytesSent: 0, bytesReceived: 0 };
+  private push?: zmq.Push;
+  private op = 0;
+  private broken?: Error;
+  private readonly chunkBytes: number;
+  private readonly timeoutMs: number;
+  private readonly generation: number;
+  private readonly log: (line: string) => void;
+
+  private constructor(
+    private readonly pull: zmq.Pull | undefined,
+    /** the endpoint other ranks dial to reach this rank's receiver */
+    readonly endpoint: string,
+    private readonly options: RingOpenOptions,
+  ) {
+    this.chunkBytes = options.chunkBytes ?? 1 << 20;
+    if (!Number.isInteger(this.chunkBytes) || this.chunkBytes < 4 || this.chunkBytes % 4 !== 0) {
+      throw new RangeError(`ring: chunkBytes must be a positive multiple of 4, got ${this.chunkBytes}`);
+    }
+    this.timeoutMs = options.timeoutMs ?? 300_000;
+    this.generation = options.generation ?? 0;
+    this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
+  }
+
+  /** A ring of one: collectives return at once and no socket is opened. */
+  static solo(): RingAllReduce {
+    return new RingAllReduce(undefined, "", {});
+  }
+
+  /** Binds this rank's receiver; hand `endpoint` to the other ranks, then `join`. */
+  static async open(options: RingOpenOptions = {}): Promise<RingAllReduce> {
+    const bind = options.bind ?? "tcp://127.0.0.1:0";
+    requireKeysFor([bind], options.keys, "ring bind address");
+    const chunkBytes = options.chunkBytes ?? 1 << 20;
+    const pull = new zmq.Pull({
+      receiveHighWaterMark: 64,
+      maxMessageSize: Math.max(chunkBytes, HEADER_BYTES),
+      receiveTimeout: options.timeoutMs ?? 300_000,
+      linger: 0,
+    });
+    secureServer(pull, options.keys);
+    await pull.bind(bind.replace(/:0$/, ":*"));
+    let endpoint = pull.lastEndpoint ?? bind;
+    if (options.advertiseHost) endpoint = endpoint.replace(/^tcp:\/\/.*:(\d+)$/, `tcp://${options.advertiseHost}:$1`);
+    return new RingAllReduce(pull, endpoint, options);
+  }
+
+  /** Takes a place in the ring: connects the sender to the next rank's receiver. */
+  async join({ rank, worldSize, next }: RingJoin): Promise<void> {
+    if (!Number.isInteger(worldSize) || worldSize < 1) throw new RangeError(`ring: bad world size ${worldSize}`);
+    if (!Number.isInteger(rank) || rank < 0 || rank >= worldSize) throw new RangeError(`ring: bad rank ${rank}`);
+    this.rank = rank;
+    this.worldSize = worldSize;
+    if (worldSize === 1) return;
+    if (!this.pull) throw new RingError("ring: a solo ring cannot join a larger one; use RingAllReduce.open");
+    if (!next) throw new RingError(`ring: rank ${rank} of ${worldSize} needs the next rank's endpoint`);
+    requireKeysFor([next], this.options.keys, "ring next endpoint");
+    // Linger so that frames still queued when the process closes the ring reach the next rank.
+    this.push = new zmq.Push({ sendHighWaterMark: 64, linger: 10_000 });
+    secureClient(this.push, this.options.keys);
+    this.push.connect(next);
+  }
+
+  /** Sums (or averages) `data` across all ranks, in place. Every rank must call it with the same length. */
+  async allReduce(data: Float32Array, { average, fp16 = false }: AllReduceOptions): Promise<void> {
+    const n = this.worldSize;
+    if (n === 1) return;
+    const plan = ringPlan(data.length, n, this.chunkBytes / 4);
+    const wire = fp16 ? WireType.f16 : WireType.f32;
+    const r = this.rank;
+    const lastStep = 2 * (n - 1) - 1;
+    await this.collective(FrameKind.allReduce, wire, framesToReceive(plan, r), plan, false, (send) => {
+      for (let c = 0; c < plan.chunkCount[r]; c++) {
+        const [lo, hi] = chunkRange(plan, r, c);
+        send(0, c, fp16 ? encoded(data.subarray(lo, hi)) : bytesOf(data.subarray(lo, hi)));
+      }
+      return (h, payload, send) => {
+        const [lo, hi] = chunkRange(plan, receiveSegment(r, h.step, n), h.chunk);
+        const target = data.subarray(lo, hi);
+        let out: Buffer;
+        if (h.step < n - 2) {
+          // Reduce-scatter: add and pass the partial sum on (causally received before this region changes).
+          if (fp16) {
+            addHalfInto(uint16View(payload), target);
+            out = encoded(target);
+          } else {
+            addInto(float32View(payload), target);
+            out = bytesOf(target);
+          }
+        } else if (h.step === n - 2) {
+          // The last contribution: this rank now owns the reduced chunk and starts it around the ring.
+          out = fp16
+            ? finishHalf(uint16View(payload), target, average ? n : 1)
+            : finish(payload, target, average ? n : 1);
+        } else {
+          // All-gather: take the owner's values and forward the very frame we received.
+          if (fp16) decodeHalf(uint16View(payload), target);
+          else target.set(float32View(payload));
+          out = payload;
+        }
+        if (h.step < lastStep) send(h.step + 1, h.chunk, out);
+      };
+    });
+  }
+
+  /** Copies `data` of rank `root` into `data` of every rank (same length everywhere). */
+  async broadcast(data: Float32Array, root: number): Promise<void> {
+    const n = this.worldSize;
+    if (n === 1) return;
+    if (!Number.isInteger(root) || root < 0 || root >= n) throw new RangeError(`broadcast: bad root ${root}`);
+    const plan = ringPlan(data.length, 1, this.chunkBytes / 4);
+    const chunks = plan.chunkCount[0];
+    const distance = (this.rank - root + n) % n;
+    // The root waits for one ack from the last rank (its previous neighbour): the whole ring has the data.
+    const expected = distance === 0 ? 1 : chunks;
+    await this.collective(FrameKind.broadcast, WireType.f32, expected, plan, distance === 0, (send) => {
+      if (distance === 0) {
+        for (let c = 0; c < chunks; c++) {
+          const [lo, hi] = chunkRange(plan, 0, c);
+          send(0, c, bytesOf(data.subarray(lo, hi)));
+        }
+      }
+      let received = 0;
+      return (h, payload, send) => {
+        if (distance === 0) return; // the ack
+        const [lo, hi] = chunkRange(plan, 0, h.chunk);
+        data.subarray(lo, hi).set(float32View(payload));
+        if (distance < n - 1) send(0, h.chunk, payload);
+        else if (++received === chunks) send(0, 0, Buffer.alloc(0), FrameKind.ack);
+      };
+    });
+  }
+
+  /** Returns once every rank has called barrier (a one-element all-reduce: 2(N−1) hops cover the ring). */
+  async barrier(): Promise<void> {
+    await this.allReduce(new Float32Array(1), { average: false });
+  }
+
+  close(): void {
+    this.push?.close();
+    this.pull?.close();
+    this.push = undefined;
+  }
+
+  /**
+   * One collective: `start` queues this rank's first frames and returns the handler for each received
+   * frame, which may queue more. Frames are checked against the plan before the handler sees them.
+   */
+  private async collective(
+    kind: FrameKind,
+    wire: WireType,
+    expectedFrames: number,
+    plan: RingPlan,
+    acceptAck: boolean,
+    start: (send: Sender) => (h: FrameHeader, payload: Buffer, send: Sender) => void,
+  ): Promise<void> {
+    if (this.broken) throw this.broken;
+    const pull = this.pull;
+    const push = this.push;
+    if (!pull || !push) throw new RingError("ring: join the ring before a collective");
+    const op = this.op++;
+    const queue = new SendQueue(push);
+    const send: Sender = (step, chunk, payload, frameKind = kind) => {
+      this.stats.bytesSent += payload.byteLength;
+      queue.push([
+        encodeHeader({
+          generation: this.generation,
+          op,
+          kind: frameKind,
+          wire,
+          step,
+          chunk,
+          bytes: payload.byteLength,
+        }),
+        payload,
+      ]);
+    };
+    const seen = new Set<number>();
+    const elemBytes = wire === WireType.f16 ? 2 : 4;
+    const steps = kind === FrameKind.allReduce ? 2 * (plan.worldSize - 1) : 1;
+    try {
+      const onFrame = start(send);
+      for (let got = 0; got < expectedFrames; ) {
+        const frames = await Promise.race([this.receive(), queue.failure]);
+        if (frames.length !== 2) throw new RingError(`ring: message of ${frames.length} frames from rank ${this.prev}`);
+        const h = decodeHeader(frames[0]);
+        if (typeof h !== "string" && h.generation !== this.generation) {
+          this.log(`ring: dropped a frame of generation ${h.generation} (this ring is ${this.generation})`);
+          continue;
+        }
+        const problem =
+          typeof h === "string" ? h : this.check(h, frames[1], op, kind, wire, steps, plan, elemBytes, seen, acceptAck);
+        if (problem) throw new RingError(`ring: rejected a frame from rank ${this.prev}: ${problem}`);
+        this.stats.bytesReceived += frames[1].byteLength;
+        onFrame(h as FrameHeader, frames[1], send);
+        got++;
+      }
+      await queue.drain();
+    } catch (error) {
+      // A half-done collective leaves the peers mid-protocol: the ring is unusable until rebuilt.
+      this.broken = error instanceof Error ? error : new RingError(String(error));
+      throw this.broken;
+    }
+  }
+
+  private check(
+    h: FrameHeader,
+    payload: Buffer,
+    op: number,
+    kind: FrameKind,
+    wire: WireType,
+    steps: number,
+    plan: RingPlan,
+    elemBytes: number,
+    seen: Set<number>,
+    acceptAck: boolean,
+  ): string | undefined {
+    if (h.op !== op) return `collective #${h.op}, expected #${op}`;
+    if (h.kind === FrameKind.ack) return acceptAck && payload.byteLength === 0 ? undefined : "unexpected ack";
+    if (h.kind !== kind) return `kind ${h.kind}, expected ${kind}`;
+    if (h.wire !== wire) return `wire type ${h.wire}, expected ${wire} (do all ranks agree on fp16?)`;
+    if (h.step >= steps) return `step ${h.step} of ${steps}`;
+    const segment = kind === FrameKind.allReduce ? receiveSegment(this.rank, h.step, plan.worldSize) : 0;
+    if (h.chunk >= plan.chunkCount[segment]) return `chunk ${h.chunk} of ${plan.chunkCount[segment]}`;
+    const key = h.step * 0x100000000 + h.chunk;
+    if (seen.has(key)) return `duplicate step ${h.step} chunk ${h.chunk}`;
+    seen.add(key);
+    const [lo, hi] = chunkRange(plan, segment, h.chunk);
+    const bytes = (hi - lo) * elemBytes;
+    if (h.bytes !== bytes || payload.byteLength !== bytes) {
+      return `step ${h.step} chunk ${h.chunk} has ${payload.byteLength} bytes, expected ${bytes} (same length on every rank?)`;
+    }
+    return undefined;
+  }
+
+  private get prev(): number {
+    return (this.rank - 1 + this.worldSize) % this.worldSize;
+  }
+
+  private async receive(): Promise<Buffer[]> {
+    try {
+      return await (this.pull as zmq.Pull).receive();
+    } catch (error) {
+      if ((error as { code?: string }).code === "EAGAIN") {
+        throw new RingError(`ring: nothing from rank ${this.prev} within ${this.timeoutMs} ms`);
+      }
+      throw error;
+    }
+  }
+}
+
+type Sender = (step: number, chunk: number, payload: Buffer, kind?: FrameKind) => void;
+
+/** One pending send per socket, in order; the first failure stops the queue and is reported once. */
+class SendQueue {
+  private tail: Promise<void> = Promise.resolve();
+  private error: unknown;
+  private fail!: (error: unknown) => void;
+  /** rejects when a send fails; raced against receives so a dead sender does not leave us waiting */
+  readonly failure = new Promise<never>((_, reject) => {
+    this.fail = reject;
+  });
+
+  constructor(private readonly socket: zmq.Push) {
+    this.failure.catch(() => {});
+  }
+
+  push(frames: Buffer[]): void {
+    this.tail = this.tail.then(async () => {
+      if (this.error !== undefined) return;
+      try {
+        await this.socket.send(frames);
+      } catch (error) {
+        this.error = error;
+        this.fail(error);
+      }
+    });
+  }
+
+  async drain(): Promise<void> {
+    await this.tail;
+    if (this.error !== undefined) throw this.error;
+  }
+}
+
+function addInto(src: Float32Array, dst: Float32Array): void {
+  for (let i = 0; i < dst.length; i++) dst[i] += src[i];
+}
+
+/** dst = out = (dst + payload) / divisor; `out` is the payload's own memory, which this rank owns. */
+function finish(payload: Buffer, target: Float32Array, divisor: number): Buffer {
+  const src = float32View(payload);
+  for (let i = 0; i < target.length; i++) {
+    const v = (target[i] + src[i]) / divisor;
+    target[i] = v;
+    src[i] = v;
+  }
+  return bytesOf(src);
+}
+
+/** As `finish` over half floats: the sum is rounded to fp16 here too, so the owner matches everyone else. */
+function finishHalf(src: Uint16Array, target: Float32Array, divisor: number): Buffer {
+  addHalfInto(src, target);
+  const bits = new Uint32Array(1);
+  const f = new Float32Array(bits.buffer);
+  for (let i = 0; i < target.length; i++) {
+    f[0] = target[i] / divisor;
+    src[i] = halfBitsFromFloatBits(bits[0]);
+  }
+  decodeHalf(src, target);
+  return bytesOf(src);
+}
+
+function encoded(values: Float32Array): Buffer {
+  const half = new Uint16Array(values.length);
+  encodeHalf(values, half);
+  return bytesOf(half);
+}

@@ -1,0 +1,107 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { roundToHalf } from "../../../src/comm/fp16.js";
+import type { RingAllReduce } from "../../../src/comm/ring.js";
+import { Rng } from "../../../src/random.js";
+import { closeAll, openRing } from "./ringHelpers.js";
+
+let rings: RingAllReduce[] = [];
+afterEach(() => closeAll(rings));
+
+/** Integer-valued floats: their sums are exact in any order, so the ring must match to the bit. */
+function integerInputs(worldSize: number, length: number, seed: number): Float32Array[] {
+  const rng = new Rng(seed);
+  return Array.from({ length: worldSize }, () => {
+    const x = new Float32Array(length);
+    for (let i = 0; i < length; i++) x[i] = rng.int(2001) - 1000;
+    return x;
+  });
+}
+
+/** Index of the first element where `a` and `b` differ (as float32), or -1; cheap on a million elements. */
+function firstMismatch(a: Float32Array, b: ArrayLike<number>): number {
+  for (let i = 0; i < a.length; i++) if (a[i] !== Math.fround(b[i])) return i;
+  return a.length === b.length ? -1 : a.length;
+}
+
+function exactSum(inputs: Float32Array[]): Float64Array {
+  const sum = new Float64Array(inputs[0].length);
+  for (const x of inputs) for (let i = 0; i < x.length; i++) sum[i] += x[i];
+  return sum;
+}
+
+describe("RingAllReduce", () => {
+  // Chunks of 4 KB so that even 1001 elements stream in several chunks per segment.
+  for (const worldSize of [1, 2, 3, 4, 5, 6, 7, 8]) {
+    it(`sums and averages exactly across ${worldSize} ranks for lengths 0, 1, 7, 1001, 1_000_003`, async () => {
+      rings = await openRing(worldSize, { chunkBytes: worldSize > 4 ? 1 << 16 : 4096 });
+      for (const length of [0, 1, 7, 1001, 1_000_003]) {
+        for (const average of [false, true]) {
+          const inputs = integerInputs(worldSize, length, 1000 * worldSize + length + (average ? 1 : 0));
+          const expected = exactSum(inputs).map((s) => (average ? s / worldSize : s));
+          await Promise.all(rings.map((ring, rank) => ring.allReduce(inputs[rank], { average })));
+          for (const result of inputs) expect(firstMismatch(result, expected)).toBe(-1);
+        }
+      }
+    });
+  }
+
+  it("gives every rank bitwise the same result on random floats, close to the float64 sum", async () => {
+    rings = await openRing(5, { chunkBytes: 4096 });
+    const rng = new Rng(7);
+    const inputs = Array.from({ length: 5 }, () => Float32Array.from({ length: 12_345 }, () => rng.normal()));
+    const sum = exactSum(inputs);
+    await Promise.all(rings.map((ring, rank) => ring.allReduce(inputs[rank], { average: true })));
+    for (let i = 0; i < sum.length; i++) expect(Math.abs(inputs[0][i] - sum[i] / 5)).toBeLessThan(1e-5);
+    for (const result of inputs.slice(1))
+      expect(Buffer.from(result.buffer).equals(Buffer.from(inputs[0].buffer))).toBe(true);
+  });
+
+  it("stays within fp16 rounding with half floats on the wire, and every rank agrees", async () => {
+    const worldSize = 4;
+    rings = await openRing(worldSize, { chunkBytes: 4096 });
+    const rng = new Rng(11);
+    const inputs = Array.from({ length: worldSize }, () => Float32Array.from({ length: 3001 }, () => rng.normal() * 3));
+    const sum = exactSum(inputs);
+    await Promise.all(rings.map((ring, rank) => ring.allReduce(inputs[rank], { average: false, fp16: true })));
+    for (let i = 0; i < sum.length; i++) {
+      // Each of the N partial sums is rounded once to 11 significant bits: error ≤ N · 2^-11 · max|partial|.
+      const bound = worldSize * 2 ** -11 * (Math.abs(sum[i]) + worldSize * 3 * 4) + 1e-6;
+      expect(Math.abs(inputs[0][i] - sum[i])).toBeLessThan(bound);
+      expect(roundToHalf(inputs[0][i])).toBe(inputs[0][i]);
+    }
+    for (const result of inputs.slice(1))
+      expect(Buffer.from(result.buffer).equals(Buffer.from(inputs[0].buffer))).toBe(true);
+  });
+
+  it("broadcasts from any root and passes barriers", async () => {
+    rings = await openRing(4, { chunkBytes: 4096 });
+    const rng = new Rng(3);
+    for (const root of [0, 2, 3]) {
+      const arrays = Array.from({ length: 4 }, () => Float32Array.from({ length: 5003 }, () => rng.normal()));
+      const sent = arrays[root].slice();
+      await Promise.all(rings.map((ring) => ring.broadcast(arrays[ring.rank], root)));
+      for (const a of arrays) expect(firstMismatch(a, sent)).toBe(-1);
+      await Promise.all(rings.map((ring) => ring.barrier()));
+    }
+  });
+
+  it("rejects a frame of the wrong size (ranks disagree on the length) instead of reducing it", async () => {
+    // The rank that sees the bad frame fails at once; its neighbour then waits in vain, hence the short timeout.
+    rings = await openRing(2, { chunkBytes: 4096, timeoutMs: 1000 });
+    const results = await Promise.allSettled([
+      rings[0].allReduce(new Float32Array(100).fill(1), { average: false }),
+      rings[1].allReduce(new Float32Array(101).fill(1), { average: false }),
+    ]);
+    const reasons = results.map((r) => (r.status === "rejected" ? String(r.reason) : "fulfilled"));
+    expect(reasons.some((r) => /rejected a frame.*bytes, expected/.test(r))).toBe(true);
+  });
+
+  it("rejects frames when ranks disagree on fp16", async () => {
+    rings = await openRing(2, { chunkBytes: 4096, timeoutMs: 5000 });
+    const results = await Promise.allSettled([
+      rings[0].allReduce(new Float32Array(64).fill(1), { average: false, fp16: true }),
+      rings[1].allReduce(new Float32Array(64).fill(1), { average: false }),
+    ]);
+    expect(results.every((r) => r.status === "rejected" && /wire type/.test(String(r.reason)))).toBe(true);
+  });
+});

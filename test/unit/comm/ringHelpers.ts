@@ -1,0 +1,19 @@
+import { RingAllReduce, type RingOpenOptions } from "../../../src/comm/ring.js";
+
+/** N ranks of one ring inside this process, on loopback with ephemeral ports. */
+export async function openRing(worldSize: number, options: RingOpenOptions = {}): Promise<RingAllReduce[]> {
+  if (worldSize === 1) {
+    const solo = RingAllReduce.solo();
+    await solo.join({ rank: 0, worldSize: 1 });
+    return [solo];
+  }
+  const rings = await Promise.all(Array.from({ length: worldSize }, () => RingAllReduce.open(options)));
+  await Promise.all(
+    rings.map((ring, rank) => ring.join({ rank, worldSize, next: rings[(rank + 1) % worldSize].endpoint })),
+  );
+  return rings;
+}
+
+export function closeAll(rings: RingAllReduce[]): void {
+  for (const ring of rings) ring.close();
+}
