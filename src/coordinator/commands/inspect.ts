@@ -1,4 +1,5 @@
-import { defineCommand, notImplemented } from "../command.js";
+import { formatSummary, inspectNifti } from "../../data/inspect.js";
+import { defineCommand } from "../command.js";
 
 export const inspectCommand = defineCommand({
   command: "inspect <file>",
@@ -8,5 +9,9 @@ export const inspectCommand = defineCommand({
     json: { type: "boolean", default: false, describe: "One JSON object: shape, spacing, datatype, affine, channels" },
   },
   examples: [["orchestrate inspect imagesTr/prostate_00.nii.gz --json", "header and statistics as JSON"]],
-  run: async () => notImplemented("inspect"),
+  run: async (args) => {
+    const summary = await inspectNifti(String(args.file));
+    process.stdout.write(args.json ? `${JSON.stringify(summary)}\n` : formatSummary(summary));
+    return 0;
+  },
 });
