@@ -17,20 +17,36 @@ bool ReadShape(const Napi::Env& env, const Napi::Value& rows, const Napi::Value&
   return ReadCount(env, rows, "rows", out.rows) && ReadCount(env, channels, "channels", out.channels);
 }
 
-// Per-channel sums over all rows of f(row, c, x[row*C + c]) for two functions at once, in double, reproducible.
-// The per-block partial sums live in one array indexed by block so that no two threads write the same line.
+// Per-channel sums over all rows of two quantities at once, reproducible for any thread count. Runs of
+// kChunkRows rows accumulate in float (vectorised across channels) and are flushed into per-block doubles; the
+// per-block partials live in one array indexed by block so that no two threads write the same line.
+constexpr int64_t kChunkRows = 64;
+
 template <typename Accumulate>
 void BlockedChannelSums(int64_t rows, int64_t channels, std::vector<double>& sumA, std::vector<double>& sumB,
                         Accumulate accumulate) {
   const int64_t blockRows = ReduceBlockRows(channels);
   const int64_t blocks = (rows + blockRows - 1) / blockRows;
   std::vector<double> partial(static_cast<size_t>(blocks * channels * 2), 0.0);
-#pragma omp parallel for schedule(static) if (rows * channels >= kParallelMinElements)
-  for (int64_t b = 0; b < blocks; b++) {
-    double* a = partial.data() + b * channels * 2;
-    double* q = a + channels;
-    const int64_t end = std::min(rows, (b + 1) * blockRows);
-    for (int64_t r = b * blockRows; r < end; r++) accumulate(r, a, q);
+#pragma omp parallel if (rows * channels >= kParallelMinElements)
+  {
+    std::vector<float> chunkA(channels), chunkB(channels);
+#pragma omp for schedule(static)
+    for (int64_t b = 0; b < blocks; b++) {
+      double* a = partial.data() + b * channels * 2;
+      double* q = a + channels;
+      const int64_t end = std::min(rows, (b + 1) * blockRows);
+      for (int64_t r0 = b * blockRows; r0 < end; r0 += kChunkRows) {
+        std::fill(chunkA.begin(), chunkA.end(), 0.0f);
+        std::fill(chunkB.begin(), chunkB.end(), 0.0f);
+        const int64_t chunkEnd = std::min(end, r0 + kChunkRows);
+        for (int64_t r = r0; r < chunkEnd; r++) accumulate(r, chunkA.data(), chunkB.data());
+        for (int64_t c = 0; c < channels; c++) {
+          a[c] += chunkA[c];
+          q[c] += chunkB[c];
+        }
+      }
+    }
   }
   sumA.assign(channels, 0.0);
   sumB.assign(channels, 0.0);
@@ -84,13 +100,13 @@ Napi::Value Train(const Napi::CallbackInfo& info) {
 
   // Sums of (x − x[0, c]) and its square: shifting by one sample keeps the single pass accurate when the mean
   // is large against the spread.
-  std::vector<double> shiftValue(x, x + C);
+  std::vector<float> shiftValue(x, x + C);
   std::vector<double> sum, sumSq;
-  const double* k = shiftValue.data();
-  BlockedChannelSums(s.rows, C, sum, sumSq, [&](int64_t r, double* a, double* q) {
+  const float* k = shiftValue.data();
+  BlockedChannelSums(s.rows, C, sum, sumSq, [&](int64_t r, float* __restrict a, float* __restrict q) {
     const float* xr = x + r * C;
     for (int64_t c = 0; c < C; c++) {
-      const double d = static_cast<double>(xr[c]) - k[c];
+      const float d = xr[c] - k[c];
       a[c] += d;
       q[c] += d * d;
     }
@@ -164,13 +180,17 @@ Napi::Value Grad(const Napi::CallbackInfo& info) {
   float* dgamma = F32(info[7]);
   float* dbeta = F32(info[8]);
 
+  // The mask is a select on an unconditional load of y, not a branch: ReLU masks are random, and a branch per
+  // element mispredicts about half the time (measured: 38 ns an element instead of under 2).
+  const bool noRelu = !relu;
   std::vector<double> sumG, sumGX;
-  BlockedChannelSums(s.rows, C, sumG, sumGX, [&](int64_t r, double* a, double* q) {
+  BlockedChannelSums(s.rows, C, sumG, sumGX, [&](int64_t r, float* __restrict a, float* __restrict q) {
     const int64_t o = r * C;
     for (int64_t c = 0; c < C; c++) {
-      const double g = relu && !(y[o + c] > 0.0f) ? 0.0 : static_cast<double>(dy[o + c]);
+      const float d = dy[o + c];
+      const float g = ((y[o + c] > 0.0f) | noRelu) ? d : 0.0f;
       a[c] += g;
-      q[c] += g * (static_cast<double>(x[o + c]) - mean[c]);
+      q[c] += g * (x[o + c] - mean[c]);
     }
   });
   std::vector<float> k1(C), k2(C), k3(C), mu(mean, mean + C);
@@ -190,7 +210,8 @@ Napi::Value Grad(const Napi::CallbackInfo& info) {
   for (int64_t r = 0; r < s.rows; r++) {
     const int64_t o = r * C;
     for (int64_t c = 0; c < C; c++) {
-      const float g = relu && !(y[o + c] > 0.0f) ? 0.0f : dy[o + c];
+      const float d = dy[o + c];
+      const float g = ((y[o + c] > 0.0f) | noRelu) ? d : 0.0f;
       dx[o + c] = k1[c] * g - k2[c] * (x[o + c] - mu[c]) + k3[c];
     }
   }

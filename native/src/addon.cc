@@ -28,6 +28,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterAdd(env, exports);
   RegisterMul(env, exports);
   RegisterSum(env, exports);
+  RegisterMallocPolicy(env, exports);
   return exports;
 }
 
