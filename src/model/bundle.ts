@@ -50,7 +50,7 @@ export const bundleManifestSchema = z.object({
     targetSpacing: triple,
     interpolation: z.literal("trilinear"),
     /** Each channel is z-scored with its own mean and standard deviation over its nonzero voxels. */
-    normalization: z.object({ kind: z.literal("zscore"), perChannel: z.literal(true), nonzeroOnly: z.boolean() }),
+    normalization: z.object({ kind: z.literal("zscore"), perChannel: z.literal(true), nonzeroOnly: z.literal(true) }),
   }),
   inference: z.object({
     /** Sliding window X Y Z (sides multiples of windowMultiple), capped to the resampled volume. */

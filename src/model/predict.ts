@@ -15,7 +15,7 @@ import { writeNifti } from "../data/nifti/index.js";
 import { inputError } from "../errors.js";
 import { type BundleManifest, readBundle } from "./bundle.js";
 import { predictCase, readCase } from "./predictCase.js";
-import { createEngine, type EngineName } from "./predictEngine.js";
+import { createEngine, type EngineName, type InferenceEngine } from "./predictEngine.js";
 import { writePredictionPreview } from "./predictPreview.js";
 
 export interface PredictOptions {
@@ -57,33 +57,36 @@ export async function runPredict(options: PredictOptions): Promise<PredictedCase
   const manifest = readBundle(options.model);
   const { cases, createdDirs } = planCases(options);
   const written: string[] = [];
+  // The engine is made once the first case has been read and checked, so bad input fails before any backend
+  // or model loads.
+  let engine: InferenceEngine | undefined;
+  const getEngine = async () => {
+    engine ??= await createEngine(options.model, manifest, options.engine, { threads: options.threads });
+    return engine;
+  };
   try {
-    const engine = await createEngine(options.model, manifest, options.engine, { threads: options.threads });
     const results: PredictedCase[] = [];
-    try {
-      for (const planned of cases) {
-        results.push(await runCase(planned, manifest, engine, written, log));
-      }
-    } finally {
-      await engine.dispose();
-    }
+    for (const planned of cases) results.push(await runCase(planned, manifest, getEngine, written, log));
     return results;
   } catch (error) {
     for (const path of written) rmSync(path, { force: true });
     for (const dir of createdDirs.reverse()) rmSync(dir, { recursive: true, force: true });
     throw error;
+  } finally {
+    await engine?.dispose();
   }
 }
 
 async function runCase(
   planned: PlannedCase,
   manifest: BundleManifest,
-  engine: Awaited<ReturnType<typeof createEngine>>,
+  getEngine: () => Promise<InferenceEngine>,
   written: string[],
   log: (line: string) => void,
 ): Promise<PredictedCase> {
   const started = performance.now();
   const input = await readCase(planned.inputs, manifest);
+  const engine = await getEngine();
   const prediction = await predictCase(input, manifest, engine);
   await writeNifti(planned.mask, {
     shape: prediction.shape,

@@ -4,7 +4,8 @@
  * predict.ts decides where results go.
  */
 import { affinesClose, channelCount, type NiftiVolume, readNifti } from "../data/nifti/index.js";
-import { labelsToOriginalGrid, resampleImage } from "../data/resample.js";
+import { preprocessImage } from "../data/preprocess.js";
+import { labelsToOriginalGrid } from "../data/resample.js";
 import { argmaxLabels, slidingWindowInference } from "../data/slidingWindow.js";
 import { type ImageVolume, planarToChannelsLast, type Shape3, voxelCount } from "../data/volume.js";
 import { inputError } from "../errors.js";
@@ -81,11 +82,12 @@ function imageOf(volume: NiftiVolume, data: Float32Array, channels: number): Ima
   };
 }
 
-/** Resamples to the bundle's spacing and z-scores each channel, as the training data pipeline does. */
+/**
+ * The training pipeline's own preprocessing (src/data): resample to the bundle's spacing, z-score each channel
+ * over its nonzero voxels; no foreground crop, so voxel 0 stays put and the mask maps straight back.
+ */
 export function preprocess(image: ImageVolume, manifest: BundleManifest): ImageVolume {
-  const resampled = resampleImage(image, manifest.preprocessing.targetSpacing);
-  zscoreChannels(resampled.data, resampled.channels, manifest.preprocessing.normalization.nonzeroOnly);
-  return resampled;
+  return preprocessImage(image, { spacing: manifest.preprocessing.targetSpacing, cropForeground: false });
 }
 
 /** Segments one case; `onProgress` reports sliding windows done. */
@@ -114,27 +116,4 @@ export async function predictCase(
   const resampledLabels = argmaxLabels(probs, manifest.labels.length);
   const labels = labelsToOriginalGrid(resampledLabels, pre.shape, pre.spacing, input.image.shape, input.image.spacing);
   return { labels, shape: input.image.shape, resampledShape: pre.shape, windows };
-}
-
-// TODO(data seam): use the data engineer's z-score transform once it lands in src/data.
-function zscoreChannels(data: Float32Array, channels: number, nonzeroOnly: boolean): void {
-  for (let c = 0; c < channels; c++) {
-    let n = 0;
-    let sum = 0;
-    let sumSq = 0;
-    for (let i = c; i < data.length; i += channels) {
-      const v = data[i];
-      if (nonzeroOnly && v === 0) continue;
-      n++;
-      sum += v;
-      sumSq += v * v;
-    }
-    const mean = n > 0 ? sum / n : 0;
-    const std = n > 1 ? Math.sqrt(Math.max(sumSq / n - mean * mean, 0)) : 1;
-    const scale = std > 1e-8 ? 1 / std : 1;
-    for (let i = c; i < data.length; i += channels) {
-      if (nonzeroOnly && data[i] === 0) continue;
-      data[i] = (data[i] - mean) * scale;
-    }
-  }
 }

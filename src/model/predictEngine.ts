@@ -6,6 +6,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { InferenceSession } from "onnxruntime-node";
 import type { PredictFn } from "../data/slidingWindow.js";
+import { initBackend } from "../worker/backend.js";
 import type { BundleManifest } from "./bundle.js";
 import { loadLayersModelFromDir } from "./exportTfjs.js";
 
@@ -30,11 +31,17 @@ export async function createEngine(
   name: EngineName,
   options: EngineOptions = {},
 ): Promise<InferenceEngine> {
-  return name === "onnx" ? createOnnxEngine(bundleDir, manifest, options) : createTfjsEngine(bundleDir, manifest);
+  return name === "onnx"
+    ? createOnnxEngine(bundleDir, manifest, options)
+    : createTfjsEngine(bundleDir, manifest, options);
 }
 
-async function createTfjsEngine(bundleDir: string, manifest: BundleManifest): Promise<InferenceEngine> {
-  if (tf.getBackend() !== "cpu") await tf.setBackend("cpu");
+async function createTfjsEngine(
+  bundleDir: string,
+  manifest: BundleManifest,
+  { threads }: EngineOptions,
+): Promise<InferenceEngine> {
+  await initBackend({ backend: "cpu", threads });
   const model = await loadLayersModelFromDir(bundleDir);
   const C = manifest.channels.length;
   return {

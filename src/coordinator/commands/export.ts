@@ -1,3 +1,4 @@
+import * as tf from "@tensorflow/tfjs";
 import { exportRun } from "../../model/export.js";
 import { defineCommand } from "../command.js";
 
@@ -14,6 +15,9 @@ export const exportCommand = defineCommand({
     ["orchestrate export --run runs/demo --checkpoint last --out bundles/last", "bundle of the latest checkpoint"],
   ],
   run: async (args) => {
+    // The model is only built and serialised, never run: the plain cpu backend, and no tfjs banner.
+    tf.enableProdMode();
+    await tf.setBackend("cpu");
     const manifest = await exportRun({ run: args.run, checkpoint: args.checkpoint, out: args.out });
     const dice = manifest.source.validation ? `, val dice ${manifest.source.validation.diceMean.toFixed(3)}` : "";
     process.stdout.write(
