@@ -4,6 +4,7 @@ import { bytesOf, float32View, uint16View } from "./frames.js";
 import { decodeHeader, encodeHeader, type FrameHeader, FrameKind, HEADER_BYTES, WireType } from "./ringFrame.js";
 import { chunkRange, framesToReceive, type RingPlan, receiveSegment, ringPlan } from "./ringPlan.js";
 import { type RunKeys, requireKeysFor, secureClient, secureServer } from "./security.js";
+import { SerialSender } from "./serialSend.js";
 
 /**
  * Ring all-reduce over ZeroMQ, framework-free: Float32Arrays in, reduced in place.
@@ -312,34 +313,29 @@ export class RingAllReduce {
 
 type Sender = (step: number, chunk: number, payload: Buffer, kind?: FrameKind) => void;
 
-/** One pending send per socket, in order; the first failure stops the queue and is reported once. */
+/** The ring's sends in order; the first failure is raced against receives so nobody waits for a dead peer. */
 class SendQueue {
-  private tail: Promise<void> = Promise.resolve();
+  private readonly sender: SerialSender;
   private error: unknown;
   private fail!: (error: unknown) => void;
-  /** rejects when a send fails; raced against receives so a dead sender does not leave us waiting */
   readonly failure = new Promise<never>((_, reject) => {
     this.fail = reject;
   });
 
-  constructor(private readonly socket: zmq.Push) {
+  constructor(socket: zmq.Push) {
+    this.sender = new SerialSender(socket);
     this.failure.catch(() => {});
   }
 
   push(frames: Buffer[]): void {
-    this.tail = this.tail.then(async () => {
-      if (this.error !== undefined) return;
-      try {
-        await this.socket.send(frames);
-      } catch (error) {
-        this.error = error;
-        this.fail(error);
-      }
+    this.sender.send(frames).catch((error) => {
+      this.error ??= error;
+      this.fail(error);
     });
   }
 
   async drain(): Promise<void> {
-    await this.tail;
+    await this.sender.idle();
     if (this.error !== undefined) throw this.error;
   }
 }

@@ -1,6 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
+import * as zmq from "zeromq";
 import { roundToHalf } from "../../../src/comm/fp16.js";
 import type { RingAllReduce } from "../../../src/comm/ring.js";
+import { encodeHeader, FrameKind, WireType } from "../../../src/comm/ringFrame.js";
+import { generateRunKeys } from "../../../src/comm/security.js";
 import { Rng } from "../../../src/random.js";
 import { closeAll, openRing } from "./ringHelpers.js";
 
@@ -103,5 +106,32 @@ describe("RingAllReduce", () => {
       rings[1].allReduce(new Float32Array(64).fill(1), { average: false }),
     ]);
     expect(results.every((r) => r.status === "rejected" && /wire type/.test(String(r.reason)))).toBe(true);
+  });
+
+  it("with CURVE keys reduces correctly and a peer without the run key gets no frame through", async () => {
+    const keys = generateRunKeys();
+    rings = await openRing(3, { chunkBytes: 4096, keys });
+    // A rogue sender forges a frame the first collective would accept; CURVE must keep it out.
+    const rogue = new zmq.Push({ linger: 0 });
+    rogue.connect(rings[0].endpoint);
+    const forged = new Float32Array(1000).fill(1e6);
+    await rogue.send([
+      encodeHeader({
+        generation: 0,
+        op: 0,
+        kind: FrameKind.allReduce,
+        wire: WireType.f32,
+        step: 0,
+        chunk: 0,
+        bytes: 4000,
+      }),
+      Buffer.from(forged.buffer),
+    ]);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const inputs = integerInputs(3, 3000, 5);
+    const expected = exactSum(inputs);
+    await Promise.all(rings.map((ring, rank) => ring.allReduce(inputs[rank], { average: false })));
+    for (const result of inputs) expect(firstMismatch(result, expected)).toBe(-1);
+    rogue.close();
   });
 });

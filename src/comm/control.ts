@@ -1,0 +1,145 @@
+import * as zmq from "zeromq";
+import type { z } from "zod";
+import { type CodecLimits, DEFAULT_LIMITS, decodeMessage, encodeMessage } from "./codec.js";
+import { type ControlMessage, controlMessage } from "./messages.js";
+import { type RunKeys, requireKeysFor, secureClient, secureServer } from "./security.js";
+import { SerialSender } from "./serialSend.js";
+
+/**
+ * The control channel: one ROUTER on the coordinator, one DEALER per worker, msgpack maps validated by a
+ * zod schema (messages.ts), raw frames beside them for weights. A malformed, oversized or unknown message
+ * is logged and skipped; it never ends the iteration or the process.
+ *
+ *   const server = await ControlServer.listen("tcp://127.0.0.1:0", { keys });
+ *   for await (const { from, message, frames } of server) { ...; await server.send(from, reply); }
+ *
+ *   const client = await ControlClient.connect(server.endpoint, { keys });
+ *   await client.send({ type: "hello", host, pid, gpus: 0 });
+ *   for await (const { message } of client) { ... }
+ */
+export interface ControlOptions<S extends z.ZodType> {
+  /** CURVE keys of the run: required when the endpoint is beyond loopback */
+  keys?: RunKeys;
+  /** the vocabulary; default the union in messages.ts */
+  schema?: S;
+  limits?: Partial<CodecLimits>;
+  /** where refused messages are reported; default one line on stderr */
+  log?: (line: string) => void;
+}
+
+export interface Incoming<M> {
+  /** the sender's routing id (opaque; pass it back to ControlServer.send) */
+  from: string;
+  message: M;
+  frames: Buffer[];
+}
+
+abstract class ControlSocket<S extends z.ZodType> {
+  /** messages refused so far (malformed, oversized, unknown type) */
+  rejected = 0;
+  protected readonly schema: S;
+  protected readonly limits: CodecLimits;
+  protected readonly sender: SerialSender;
+  private readonly log: (line: string) => void;
+
+  protected constructor(
+    protected readonly socket: zmq.Router | zmq.Dealer,
+    options: ControlOptions<S>,
+  ) {
+    this.schema = (options.schema ?? controlMessage) as S;
+    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.sender = new SerialSender(socket);
+    this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+
+  /** Yields valid messages until the socket closes; refused ones are counted and logged. */
+  protected async *messages(withSender: boolean): AsyncGenerator<Incoming<z.infer<S>>> {
+    while (!this.socket.closed) {
+      let parts: Buffer[];
+      try {
+        parts = await this.socket.receive();
+      } catch (error) {
+        if (this.socket.closed || (error as { code?: string }).code === "EBADF") return;
+        throw error;
+      }
+      const from = withSender ? (parts.shift() ?? Buffer.alloc(0)).toString("latin1") : "";
+      const decoded = decodeMessage(parts, this.schema, this.limits);
+      if (decoded.ok) {
+        yield { from, message: decoded.message, frames: decoded.frames };
+      } else {
+        this.rejected++;
+        this.log(`control: refused a message${withSender ? ` from ${JSON.stringify(from)}` : ""}: ${decoded.reason}`);
+      }
+    }
+  }
+}
+
+function socketOptions(limits: Partial<CodecLimits> | undefined) {
+  // ZeroMQ drops the connection of a peer that sends a frame over this size before it reaches us.
+  return { maxMessageSize: { ...DEFAULT_LIMITS, ...limits }.maxMessageBytes, linger: 2000 };
+}
+
+export class ControlServer<S extends z.ZodType = typeof controlMessage> extends ControlSocket<S> {
+  private constructor(
+    socket: zmq.Router,
+    readonly endpoint: string,
+    options: ControlOptions<S>,
+  ) {
+    super(socket, options);
+  }
+
+  /** Binds the coordinator's socket; port 0 picks a free port (see `endpoint`). */
+  static async listen<S extends z.ZodType = typeof controlMessage>(
+    endpoint: string,
+    options: ControlOptions<S> = {},
+  ): Promise<ControlServer<S>> {
+    requireKeysFor([endpoint], options.keys, "control endpoint");
+    // mandatory: a send to a worker that is gone fails instead of vanishing silently
+    const socket = new zmq.Router({ ...socketOptions(options.limits), mandatory: true });
+    secureServer(socket, options.keys);
+    await socket.bind(endpoint.replace(/:0$/, ":*"));
+    return new ControlServer(socket, socket.lastEndpoint ?? endpoint, options);
+  }
+
+  send(to: string, message: z.infer<S>, frames: readonly ArrayBufferView[] = []): Promise<void> {
+    return this.sender.send([Buffer.from(to, "latin1"), ...encodeMessage(message as object, frames)]);
+  }
+
+  [Symbol.asyncIterator](): AsyncGenerator<Incoming<z.infer<S>>> {
+    return this.messages(true);
+  }
+}
+
+export class ControlClient<S extends z.ZodType = typeof controlMessage> extends ControlSocket<S> {
+  private constructor(socket: zmq.Dealer, options: ControlOptions<S>) {
+    super(socket, options);
+  }
+
+  static async connect<S extends z.ZodType = typeof controlMessage>(
+    endpoint: string,
+    options: ControlOptions<S> & { routingId?: string } = {},
+  ): Promise<ControlClient<S>> {
+    requireKeysFor([endpoint], options.keys, "coordinator endpoint");
+    const socket = new zmq.Dealer({
+      ...socketOptions(options.limits),
+      ...(options.routingId ? { routingId: options.routingId } : {}),
+    });
+    secureClient(socket, options.keys);
+    socket.connect(endpoint);
+    return new ControlClient(socket, options);
+  }
+
+  send(message: z.infer<S>, frames: readonly ArrayBufferView[] = []): Promise<void> {
+    return this.sender.send(encodeMessage(message as object, frames));
+  }
+
+  [Symbol.asyncIterator](): AsyncGenerator<Incoming<z.infer<S>>> {
+    return this.messages(false);
+  }
+}
+
+export type { ControlMessage };

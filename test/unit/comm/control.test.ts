@@ -1,0 +1,168 @@
+import { pack } from "msgpackr";
+import { afterEach, describe, expect, it } from "vitest";
+import * as zmq from "zeromq";
+import { ControlClient, ControlServer, type Incoming } from "../../../src/comm/control.js";
+import type { ControlMessage } from "../../../src/comm/messages.js";
+import { generateRunKeys } from "../../../src/comm/security.js";
+
+const toClose: { close(): void }[] = [];
+afterEach(() => {
+  for (const s of toClose.splice(0)) s.close();
+});
+
+function track<T extends { close(): void }>(s: T): T {
+  toClose.push(s);
+  return s;
+}
+
+/**
+ * Reads an async iterable with a deadline. A read that times out stays pending and is handed to the next
+ * call, so no message is lost to a read nobody awaits any more.
+ */
+function inbox<T>(iterable: AsyncIterable<T>): (ms: number) => Promise<T | "timeout"> {
+  const it = iterable[Symbol.asyncIterator]();
+  let pending: Promise<T | "timeout"> | undefined;
+  return async (ms) => {
+    pending ??= it.next().then((r) => (r.done ? ("timeout" as const) : r.value));
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), ms);
+    });
+    const result = await Promise.race([pending.then((v) => ({ v })), timeout]);
+    clearTimeout(timer);
+    if (result === "timeout") return "timeout";
+    pending = undefined;
+    return result.v;
+  };
+}
+
+const hello: ControlMessage = {
+  type: "hello",
+  host: "node-a",
+  pid: 123,
+  gpus: 2,
+  ringEndpoint: "tcp://127.0.0.1:5555",
+};
+
+describe("control channel", () => {
+  it("carries hello, assign and a state transfer with raw float32 frames both ways", async () => {
+    const server = track(await ControlServer.listen("tcp://127.0.0.1:0", { log: () => {} }));
+    const client = track(await ControlClient.connect(server.endpoint));
+    const serverIn = inbox(server);
+    const clientIn = inbox(client);
+    await client.send(hello);
+    const got = (await serverIn(5000)) as Incoming<ControlMessage>;
+    expect(got.message).toEqual(hello);
+
+    await server.send(got.from, {
+      type: "assign",
+      rank: 1,
+      worldSize: 2,
+      ringEndpoints: ["tcp://127.0.0.1:1", "tcp://127.0.0.1:2"],
+      config: { lr: 5e-4 },
+    });
+    const assign = (await clientIn(5000)) as Incoming<ControlMessage>;
+    expect(assign.message).toMatchObject({ type: "assign", rank: 1, config: { lr: 5e-4 } });
+
+    const weights = Float32Array.from({ length: 1001 }, (_, i) => Math.sin(i) * 3);
+    const stats = Float32Array.from({ length: 7 }, (_, i) => i / 7);
+    await client.send(
+      {
+        type: "state",
+        step: 12,
+        what: "weights",
+        names: ["w", "s"],
+        byteLengths: [weights.byteLength, stats.byteLength],
+      },
+      [weights, stats],
+    );
+    const state = (await serverIn(5000)) as Incoming<ControlMessage>;
+    expect(state.message.type).toBe("state");
+    expect(new Float32Array(new Uint8Array(state.frames[0]).buffer)).toEqual(weights);
+    expect(new Float32Array(new Uint8Array(state.frames[1]).buffer)).toEqual(stats);
+    expect(server.rejected).toBe(0);
+  });
+
+  it("refuses frames that do not match the declared byte lengths when sending", async () => {
+    const server = track(await ControlServer.listen("tcp://127.0.0.1:0"));
+    const client = track(await ControlClient.connect(server.endpoint));
+    expect(() =>
+      client.send({ type: "state", step: 1, what: "weights", names: ["w"], byteLengths: [8] }, [new Float32Array(3)]),
+    ).toThrow(/byteLengths/);
+  });
+
+  it("rejects malformed and oversized messages, logs them, and keeps serving", async () => {
+    const lines: string[] = [];
+    const server = track(
+      await ControlServer.listen("tcp://127.0.0.1:0", {
+        log: (l) => lines.push(l),
+        limits: { maxMessageBytes: 64 * 1024, maxHeaderBytes: 4096 },
+      }),
+    );
+    const serverIn = inbox(server);
+    const raw = track(new zmq.Dealer());
+    raw.connect(server.endpoint);
+    const bad: Buffer[][] = [
+      [pack({ type: "launchMissiles", rank: 0 })], // unknown type
+      [pack({ type: "heartbeat", rank: 0 })], // missing step
+      [pack({ type: "heartbeat", rank: "zero", step: 1 })], // wrong field type
+      [pack({ type: "hello", host: "x".repeat(300), pid: 1, gpus: 0 })], // string over its size limit
+      [Buffer.from([0xc1, 0xff, 0x00, 0x13, 0x37])], // garbage bytes
+      [pack([1, 2, 3])], // msgpack, but not a map
+      [pack({ type: "heartbeat", rank: 0, step: 1, pad: "y".repeat(5000) })], // header over maxHeaderBytes
+      [pack({ type: "heartbeat", rank: 0, step: 1 }), Buffer.alloc(16)], // undeclared frame
+      [
+        pack({ type: "state", step: 1, what: "weights", names: ["a", "b"], byteLengths: [40000, 40000] }),
+        Buffer.alloc(40000),
+        Buffer.alloc(40000),
+      ], // over maxMessageBytes in total
+      [pack({ type: "state", step: 1, what: "weights", names: ["a"], byteLengths: [8] }), Buffer.alloc(12)], // frame size differs from declared
+    ];
+    for (const parts of bad) await raw.send(parts);
+    await raw.send(pack({ type: "heartbeat", rank: 3, step: 42 }));
+    const got = (await serverIn(5000)) as Incoming<ControlMessage>;
+    expect(got.message).toEqual({ type: "heartbeat", rank: 3, step: 42 });
+    expect(server.rejected).toBe(bad.length);
+    expect(lines).toHaveLength(bad.length);
+    expect(lines.join("\n")).toMatch(/launchMissiles/);
+    expect(lines.join("\n")).toMatch(/not msgpack/);
+
+    // A single frame over ZMQ_MAXMSGSIZE: ZeroMQ drops the sender before the message reaches us.
+    const big = track(new zmq.Dealer());
+    big.connect(server.endpoint);
+    await big.send([
+      pack({ type: "state", step: 1, what: "weights", names: ["a"], byteLengths: [100_000] }),
+      Buffer.alloc(100_000),
+    ]);
+    const good = track(await ControlClient.connect(server.endpoint));
+    await good.send({ type: "heartbeat", rank: 4, step: 1 });
+    const next = (await serverIn(5000)) as Incoming<ControlMessage>;
+    expect(next.message).toEqual({ type: "heartbeat", rank: 4, step: 1 });
+    expect(await serverIn(300)).toBe("timeout");
+    expect(server.rejected).toBe(bad.length); // never reached our decoder
+  });
+
+  it("with CURVE, lets a client holding the run key in and refuses peers without it", async () => {
+    const keys = generateRunKeys();
+    const lines: string[] = [];
+    const server = track(await ControlServer.listen("tcp://127.0.0.1:0", { keys, log: (l) => lines.push(l) }));
+    const serverIn = inbox(server);
+
+    const plaintext = track(await ControlClient.connect(server.endpoint));
+    await plaintext.send({ type: "heartbeat", rank: 1, step: 1 });
+    const otherRun = track(await ControlClient.connect(server.endpoint, { keys: generateRunKeys() }));
+    await otherRun.send({ type: "heartbeat", rank: 2, step: 2 });
+    expect(await serverIn(1000)).toBe("timeout");
+
+    const member = track(await ControlClient.connect(server.endpoint, { keys }));
+    await member.send({ type: "heartbeat", rank: 3, step: 3 });
+    const got = (await serverIn(5000)) as Incoming<ControlMessage>;
+    expect(got.message).toEqual({ type: "heartbeat", rank: 3, step: 3 });
+    expect(await serverIn(300)).toBe("timeout");
+    expect(lines).toEqual([]);
+  });
+
+  it("refuses to listen beyond loopback without keys", async () => {
+    await expect(ControlServer.listen("tcp://0.0.0.0:0")).rejects.toThrow(/CURVE/);
+  });
+});
