@@ -9,6 +9,7 @@ import type { PredictFn } from "../data/slidingWindow.js";
 import { initBackend } from "../worker/backend.js";
 import type { BundleManifest } from "./bundle.js";
 import { loadLayersModelFromDir } from "./exportTfjs.js";
+import { fastForward } from "./predictForward.js";
 
 export const ENGINES = ["tfjs", "onnx"] as const;
 export type EngineName = (typeof ENGINES)[number];
@@ -43,16 +44,24 @@ async function createTfjsEngine(
 ): Promise<InferenceEngine> {
   await initBackend({ backend: "cpu", threads });
   const model = await loadLayersModelFromDir(bundleDir);
+  const fast = fastForward(model, manifest.model.concatOrder);
   const C = manifest.channels.length;
   return {
     name: "tfjs",
     predict: async (patches, [X, Y, Z], count) => {
-      const probs = tf.tidy(() => model.predict(tf.tensor5d(patches, [count, Z, Y, X, C])) as tf.Tensor);
-      const values = (await probs.data()) as Float32Array;
-      probs.dispose();
-      return values;
+      const x = tf.tensor5d(patches, [count, Z, Y, X, C]);
+      try {
+        if (fast) return await fast.probabilities(x);
+        const probs = model.predict(x) as tf.Tensor;
+        const values = (await probs.data()) as Float32Array;
+        probs.dispose();
+        return values;
+      } finally {
+        x.dispose();
+      }
     },
     dispose: async () => {
+      fast?.dispose();
       model.dispose();
     },
   };
