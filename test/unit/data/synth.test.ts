@@ -39,6 +39,7 @@ describe("writeSyntheticDataset", () => {
     );
     const raw = await loadCase(ds, ds.cases[0]);
     const [X, Y, Z] = raw.image.shape;
+    expect(Y).toBe(X);
     expect(X).toBeGreaterThanOrEqual(256);
     expect(X).toBeLessThanOrEqual(320);
     expect(Z).toBeGreaterThanOrEqual(15);

@@ -1,0 +1,106 @@
+/**
+ * The data commands through the built CLI: synth writes a dataset that inspect and bench data read; bad
+ * files make inspect exit 2 with one stderr line naming the file.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const root = join(import.meta.dirname, "..", "..");
+const cli = join(root, "dist", "src", "coordinator", "cli.js");
+const dir = mkdtempSync(join(tmpdir(), "voxring-e2e-data-"));
+const data = join(dir, "synth");
+
+function orchestrate(...args: string[]) {
+  const r = spawnSync(process.execPath, [cli, ...args], { encoding: "utf8" });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Newest modification time under a directory of sources. */
+function newest(path: string): number {
+  const s = statSync(path);
+  if (!s.isDirectory()) return s.mtimeMs;
+  return Math.max(0, ...readdirSync(path).map((f) => newest(join(path, f))));
+}
+
+beforeAll(() => {
+  const built = join(root, "dist", "bench", "data.js");
+  if (
+    !existsSync(cli) ||
+    !existsSync(built) ||
+    statSync(built).mtimeMs < Math.max(newest(join(root, "src", "data")), newest(join(root, "bench")))
+  ) {
+    execFileSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: root, stdio: "ignore" });
+  }
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("orchestrate synth / inspect / bench data", () => {
+  it("synth writes a Decathlon dataset; inspect --json describes its 4D image", () => {
+    const synth = orchestrate("synth", "--out", data, "--cases", "2", "--seed", "5");
+    expect(synth.stderr).toBe("");
+    expect(synth.status).toBe(0);
+    const r = orchestrate("inspect", join(data, "imagesTr", "prostate_01.nii.gz"), "--json");
+    expect(r.status).toBe(0);
+    const s = JSON.parse(r.stdout.trim());
+    expect(s.datatype).toBe("float32");
+    expect(s.shape.length).toBe(4);
+    expect(s.shape[3]).toBe(2);
+    expect(s.affine.length).toBe(4);
+    expect(s.channels.length).toBe(2);
+    for (const c of s.channels) {
+      expect(c.max).toBeGreaterThan(c.mean);
+      expect(c.mean).toBeGreaterThan(c.min);
+      expect(c.sum).toBeCloseTo(c.mean * s.shape[0] * s.shape[1] * s.shape[2], -2);
+    }
+    const human = orchestrate("inspect", join(data, "labelsTr", "prostate_01.nii.gz"));
+    expect(human.stdout).toMatch(/NIfTI-1, uint8, \d+×\d+×\d+ voxels/);
+  });
+
+  it("bench data --json prints one JSON object with cases, seconds and cases_per_s", () => {
+    const r = orchestrate("bench", "data", "--data", data, "--json");
+    expect(r.status).toBe(0);
+    const lines = r.stdout.trim().split("\n");
+    const result = JSON.parse(lines[lines.length - 1]);
+    expect(result.cases).toBe(2);
+    expect(result.seconds).toBeGreaterThan(0);
+    expect(result.cases_per_s).toBeCloseTo(2 / result.seconds, 1);
+  });
+
+  const bad: [string, string, Uint8Array | null, RegExp][] = [
+    ["not a NIfTI", "bad.nii.gz", gzipSync(Buffer.from("plain text, no header".repeat(30))), /not a NIfTI/],
+    [
+      "truncated gzip",
+      "cut.nii.gz",
+      gzipSync(Buffer.from(Array.from({ length: 5000 }, (_, i) => (i * 7919) % 251))).subarray(0, 300),
+      /truncated gzip/,
+    ],
+    ["missing file", "absent.nii.gz", null, /no such file/],
+  ];
+  for (const [what, name, bytes, message] of bad) {
+    it(`inspect on a ${what}: exit 2, one stderr line naming the file`, () => {
+      const path = join(dir, name);
+      if (bytes) writeFileSync(path, bytes);
+      const r = orchestrate("inspect", path, "--json");
+      expect(r.status).toBe(2);
+      expect(r.stdout).toBe("");
+      const lines = r.stderr.trim().split("\n");
+      expect(lines.length).toBe(1);
+      expect(lines[0]).toContain(path);
+      expect(lines[0]).toMatch(message);
+    });
+  }
+
+  it("bench data on a dataset with a corrupt case: exit 2 naming that file", () => {
+    const broken = join(dir, "broken");
+    orchestrate("synth", "--out", broken, "--cases", "1", "--seed", "1");
+    const label = join(broken, "labelsTr", "prostate_00.nii.gz");
+    writeFileSync(label, gzipSync(Buffer.from("garbage".repeat(100))));
+    const r = orchestrate("bench", "data", "--data", broken, "--json");
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim().split("\n")).toEqual([expect.stringContaining(label)]);
+  });
+});
