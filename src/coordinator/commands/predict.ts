@@ -1,3 +1,4 @@
+import { inputError } from "../../errors.js";
 import { runPredict } from "../../model/predict.js";
 import { ENGINES } from "../../model/predictEngine.js";
 import { defineCommand } from "../command.js";
@@ -27,6 +28,11 @@ export const predictCommand = defineCommand({
     ["orchestrate predict --model bundles/p1 --in t2.nii.gz --in adc.nii.gz --out mask.nii.gz", "one file per channel"],
     ["orchestrate predict --model bundles/p1 --in imagesTs --out masks --engine onnx", "a directory of cases"],
   ],
+  check: (args) => {
+    if (args.threads !== undefined && !(Number.isInteger(args.threads) && args.threads > 0)) {
+      throw inputError("--threads", `must be a positive integer, got ${args.threads}`);
+    }
+  },
   run: async (args) => {
     const results = await runPredict({
       model: args.model,
