@@ -51,9 +51,17 @@ export async function exportRun({ run, checkpoint, out }: ExportOptions): Promis
   } catch (error) {
     throw inputError(path, (error as Error).message);
   }
+  const channels = orderedNames(ckpt.dataset.modality, `${path} dataset.modality`);
+  const labels = orderedNames(ckpt.dataset.labels, `${path} dataset.labels`);
+  if (channels.length !== net.inChannels || labels.length !== net.numClasses) {
+    throw inputError(
+      path,
+      `names ${channels.length} channels and ${labels.length} labels for a net of ${net.inChannels} inputs and ${net.numClasses} classes`,
+    );
+  }
   return writeInferenceBundle(out, net, {
-    channels: orderedNames(ckpt.dataset.modality, `${path} dataset.modality`),
-    labels: orderedNames(ckpt.dataset.labels, `${path} dataset.labels`),
+    channels,
+    labels,
     window: ckpt.config.valWindow,
     overlap: ckpt.config.valOverlap,
     source: {
