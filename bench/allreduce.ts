@@ -1,7 +1,213 @@
-import { notImplemented } from "../src/coordinator/command.js";
+/**
+ * `orchestrate bench allreduce --workers 4 --mb 64 --iterations 5 --json`
+ *
+ * Bus bandwidth of the ZeroMQ ring all-reduce between real processes on loopback, next to the
+ * point-to-point throughput of the same transport (one PUSH → PULL stream between two processes, same frame
+ * size) measured in the same run, so the ratio busbw / p2p says how much of the wire the ring uses.
+ * nccl-tests convention: algbw = bytes / time per all-reduce, busbw = algbw · 2(n − 1)/n.
+ *
+ * This file is also the child script: the parent forks it with VOXRING_BENCH_ALLREDUCE_CHILD set.
+ */
+import { type ChildProcess, fork } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import * as zmq from "zeromq";
+import { RingAllReduce } from "../src/comm/ring.js";
+import { inputError } from "../src/errors.js";
 
 export type BenchArgs = Record<string, unknown>;
 
-export async function run(_args: BenchArgs): Promise<Record<string, unknown>> {
-  return notImplemented("bench allreduce");
+export interface AllReduceBenchResult {
+  workers: number;
+  mb: number;
+  iterations: number;
+  algbw_GBps: number;
+  busbw_GBps: number;
+  p2p_GBps: number;
+  /** busbw / p2p */
+  busbw_over_p2p: number;
+  seconds_per_iter: number;
+  transport: string;
 }
+
+const CHILD_ENV = "VOXRING_BENCH_ALLREDUCE_CHILD";
+const CHUNK_BYTES = 1 << 20;
+const MiB = 1 << 20;
+
+// Messages between the parent and its children (over the fork IPC channel).
+type ToParent = { endpoint: string } | { warm: true } | { seconds: number; check: number } | { error: string };
+type ToChild = { rank: number; worldSize: number; next: string; bytes: number; iterations: number } | { go: true };
+
+export async function run(args: BenchArgs): Promise<AllReduceBenchResult> {
+  const workers = positiveInteger(args.workers, "--workers");
+  const iterations = positiveInteger(args.iterations, "--iterations");
+  const mb = Number(args.mb);
+  if (!Number.isFinite(mb) || mb <= 0 || mb > 4096)
+    throw inputError("--mb", `expected a size in MB in (0, 4096], got ${args.mb}`);
+  const bytes = Math.max(4, Math.floor((mb * MiB) / 4) * 4);
+
+  const ringSeconds = workers === 1 ? 0 : await timeRing(workers, bytes, iterations);
+  const p2pSeconds = await timeP2p(bytes, iterations);
+  const algbw = ringSeconds > 0 ? bytes / ringSeconds / 1e9 : Number.POSITIVE_INFINITY;
+  const busbw = (algbw * 2 * (workers - 1)) / workers;
+  const p2p = bytes / p2pSeconds / 1e9;
+  return {
+    workers,
+    mb,
+    iterations,
+    algbw_GBps: round(algbw),
+    busbw_GBps: round(busbw),
+    p2p_GBps: round(p2p),
+    busbw_over_p2p: round(busbw / p2p),
+    seconds_per_iter: round(ringSeconds, 5),
+    transport: "zeromq tcp://127.0.0.1",
+  };
+}
+
+/** Seconds per all-reduce: the slowest rank's mean over the timed iterations. */
+async function timeRing(workers: number, bytes: number, iterations: number): Promise<number> {
+  const expected = (workers + 1) / 2;
+  const results = await runChildren(workers, "ring", bytes, iterations);
+  for (const r of results) {
+    if (r.check !== expected)
+      throw new Error(`bench allreduce: a rank ended with ${r.check}, expected the mean ${expected}`);
+  }
+  return Math.max(...results.map((r) => r.seconds));
+}
+
+/** Seconds to stream `bytes` from one process to another, mean over the timed rounds. */
+async function timeP2p(bytes: number, iterations: number): Promise<number> {
+  const [receiver] = await runChildren(2, "p2p", bytes, iterations);
+  return receiver.seconds;
+}
+
+async function runChildren(count: number, role: "ring" | "p2p", bytes: number, iterations: number) {
+  const self = fileURLToPath(import.meta.url);
+  const children: ChildProcess[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      children.push(
+        fork(self, [], { env: { ...process.env, [CHILD_ENV]: role }, stdio: ["ignore", "inherit", "inherit", "ipc"] }),
+      );
+    }
+    const endpoints = await Promise.all(
+      children.map((c) => nextMessage(c).then((m) => (m as { endpoint: string }).endpoint)),
+    );
+    const done = children.map((c) => nextMessage(c));
+    if (role === "p2p") {
+      // The sender starts the timed stream only once the receiver has drained the warm-up round, so no timed
+      // frame is already buffered when the receiver's clock starts.
+      done[0] = done[0].then(async (m) => {
+        if (!("warm" in m)) throw new Error("bench allreduce: p2p receiver did not warm up");
+        children[1].send({ go: true } satisfies ToChild);
+        return nextMessage(children[0]);
+      });
+    }
+    children.forEach((c, rank) => {
+      const msg: ToChild = { rank, worldSize: count, next: endpoints[(rank + 1) % count], bytes, iterations };
+      c.send(msg);
+    });
+    return (await Promise.all(done)) as { seconds: number; check: number }[];
+  } finally {
+    for (const c of children) if (c.exitCode === null) c.kill();
+  }
+}
+
+function nextMessage(child: ChildProcess): Promise<ToParent> {
+  return new Promise((resolve, reject) => {
+    const onExit = (code: number | null) =>
+      reject(new Error(`bench allreduce: a child exited (status ${code}) before reporting`));
+    child.once("exit", onExit);
+    child.once("message", (m: ToParent) => {
+      child.off("exit", onExit);
+      if ("error" in m) reject(new Error(`bench allreduce child: ${m.error}`));
+      else resolve(m);
+    });
+  });
+}
+
+// ---- child side ----
+
+async function child(role: string): Promise<void> {
+  const send = (m: ToParent) => (process.send as (m: ToParent) => void)(m);
+  try {
+    if (role === "ring") await ringChild(send);
+    else await p2pChild(send);
+  } catch (error) {
+    send({ error: (error as Error).stack ?? String(error) });
+  }
+  process.disconnect?.();
+}
+
+async function ringChild(send: (m: ToParent) => void): Promise<void> {
+  const ring = await RingAllReduce.open({ chunkBytes: CHUNK_BYTES });
+  send({ endpoint: ring.endpoint });
+  const job = (await receiveJob()) as Extract<ToChild, { rank: number }>;
+  await ring.join({ rank: job.rank, worldSize: job.worldSize, next: job.next });
+  const data = new Float32Array(job.bytes / 4).fill(job.rank + 1);
+  await ring.allReduce(data, { average: true }); // warm-up: connections, page faults
+  const check = data[data.length - 1];
+  await ring.barrier();
+  const start = performance.now();
+  for (let i = 0; i < job.iterations; i++) await ring.allReduce(data, { average: true });
+  await ring.barrier();
+  const seconds = (performance.now() - start) / 1000 / job.iterations;
+  send({ seconds, check });
+  ring.close();
+}
+
+/** Rank 0 receives, rank 1 sends, with the ring's frame layout (small header + 1 MiB payload). */
+async function p2pChild(send: (m: ToParent) => void): Promise<void> {
+  const pull = new zmq.Pull({ receiveHighWaterMark: 64, linger: 0 });
+  await pull.bind("tcp://127.0.0.1:*");
+  send({ endpoint: pull.lastEndpoint as string });
+  const job = (await receiveJob()) as Extract<ToChild, { rank: number }>;
+  const frames = Math.ceil(job.bytes / CHUNK_BYTES);
+  if (job.rank === 1) {
+    const push = new zmq.Push({ sendHighWaterMark: 64, linger: 10_000 });
+    push.connect(job.next);
+    const payload = Buffer.alloc(CHUNK_BYTES, 1);
+    const header = Buffer.alloc(24);
+    const round = async () => {
+      for (let f = 0; f < frames; f++)
+        await push.send([header, payload.subarray(0, Math.min(CHUNK_BYTES, job.bytes - f * CHUNK_BYTES))]);
+    };
+    await round();
+    await new Promise((resolve) => process.once("message", resolve));
+    for (let i = 0; i < job.iterations; i++) await round();
+    send({ seconds: 0, check: 0 });
+    push.close(); // lingers until the receiver has everything
+  } else {
+    for (let f = 0; f < frames; f++) await pull.receive(); // warm-up round
+    send({ warm: true });
+    // The clock starts at the first frame of the timed rounds, so that frame's bytes are not counted.
+    const timed = frames * job.iterations;
+    let start = performance.now();
+    if (timed > 1) {
+      await pull.receive();
+      start = performance.now();
+    }
+    let received = timed > 1 ? 0 : job.bytes;
+    if (timed === 1) await pull.receive();
+    for (let f = 1; f < timed; f++) received += (await pull.receive())[1].byteLength;
+    const seconds = (performance.now() - start) / 1000;
+    // Seconds per round, scaled from the bytes timed (all but the first frame) to the whole round.
+    send({ seconds: (seconds * job.bytes) / received, check: 0 });
+  }
+  pull.close();
+}
+
+function receiveJob(): Promise<ToChild> {
+  return new Promise((resolve) => process.once("message", (m: ToChild) => resolve(m)));
+}
+
+function positiveInteger(value: unknown, option: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw inputError(option, `expected an integer in [1, 64], got ${value}`);
+  return n;
+}
+
+function round(x: number, digits = 3): number {
+  return Number.isFinite(x) ? Number(x.toFixed(digits)) : x;
+}
+
+if (process.env[CHILD_ENV] && process.send) void child(process.env[CHILD_ENV]);
