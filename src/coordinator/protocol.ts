@@ -20,6 +20,8 @@ import { trainSettingsSchema } from "./config.js";
 
 const int = z.number().int();
 const count = int.min(0);
+/** Byte length of each raw frame sent after the message (the control codec checks them); links fill it in. */
+const byteLengths = z.array(count).max(8).optional();
 
 /** What a worker needs to know about the run (sent with assign). */
 export const runSpecSchema = z.object({
@@ -67,7 +69,7 @@ export const workerMessageSchema = z.discriminatedUnion("type", [
     rss: z.number(),
     cpuSeconds: z.number(),
   }),
-  z.object({ type: z.literal("state"), rank: count, header: stateHeaderSchema }),
+  z.object({ type: z.literal("state"), rank: count, header: stateHeaderSchema, byteLengths }),
   z.object({ type: z.literal("stopped"), rank: count, globalStep: count }),
   z.object({ type: z.literal("failed"), rank: int.min(-1), message: z.string().max(4000) }),
 ]);
@@ -75,7 +77,7 @@ export type WorkerMessage = z.infer<typeof workerMessageSchema>;
 
 export const coordinatorMessageSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("assign"), rank: count, worldSize: int.min(1), generation: count, run: runSpecSchema }),
-  z.object({ type: z.literal("start"), next: z.string().max(512), state: stateHeaderSchema.nullable() }),
+  z.object({ type: z.literal("start"), next: z.string().max(512), state: stateHeaderSchema.nullable(), byteLengths }),
   z.object({
     type: z.literal("plan"),
     epoch: count,

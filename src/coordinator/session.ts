@@ -104,6 +104,7 @@ export async function runSession(input: SessionInput): Promise<SessionOutcome> {
   const peers = new Map<PeerId, Peer>();
   const byRank: Peer[] = [];
   let longestStep = 0;
+  let lastTick = Date.now();
 
   const broadcast = (message: CoordinatorMessage) =>
     Promise.all(byRank.map((p) => link.send(p.id, message).catch(() => {})));
@@ -130,6 +131,11 @@ export async function runSession(input: SessionInput): Promise<SessionOutcome> {
         if (e.message.type === "heartbeat") continue;
       }
       if (e.kind === "tick") {
+        // A gap between ticks means this process was busy (a validation window): the workers were not
+        // heard because nobody listened, so their silence only counts from now.
+        const now = Date.now();
+        if (now - lastTick > 2500) for (const p of peers.values()) p.lastSeen = Math.max(p.lastSeen, now);
+        lastTick = now;
         for (const p of peers.values()) void link.send(p.id, { type: "heartbeat" }).catch(() => {});
         if (Date.now() > deadline) throw new Failure({ kind: "failed", reason: `timed out ${what}` }, what);
         // A worker cannot answer while a step computes (one JavaScript thread): allow 3 step times on top.

@@ -31,10 +31,3 @@ export function stepSeed(seed: number, rank: number, globalStep: number): number
   }
   return h >>> 0;
 }
-
-/** The training cases (indices into the run's training list) of step `stepInEpoch` for this rank's shard. */
-export function casesForStep(shard: readonly number[], stepInEpoch: number, batch: number): number[] {
-  const out: number[] = [];
-  for (let b = 0; b < batch; b++) out.push(shard[(stepInEpoch * batch + b) % shard.length]);
-  return out;
-}

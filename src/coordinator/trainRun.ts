@@ -1,0 +1,352 @@
+/**
+ * `orchestrate train`: the whole training run, top to bottom in the order it happens.
+ *
+ *   orchestrate --preset demo                          synthetic data, 2 workers, export at the end
+ *   orchestrate train --gpus 4 --data Task05_Prostate --out runs/p1
+ *   orchestrate train --resume runs/p1 --epochs 200
+ *
+ * The coordinator owns the run directory (config.json, events.jsonl, checkpoints/, curves.png,
+ * val_preview.png), validation and metrics; the workers own the training steps (worker/loop.ts).
+ */
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { bytesOf, float32View } from "../comm/frames.js";
+import { generateRunKeys, isLoopbackEndpoint, type RunKeys, runKeysToEnv, writeRunKeys } from "../comm/security.js";
+import { inputError } from "../errors.js";
+import { initBackend } from "../worker/backend.js";
+import { writeFileAtomic } from "./atomicWrite.js";
+import {
+  type Checkpoint,
+  listCheckpoints,
+  markBest,
+  pruneCheckpoints,
+  readCheckpoint,
+  writeCheckpoint,
+  writeCheckpointValidation,
+} from "./checkpoint.js";
+import type { TrainConfig } from "./config.js";
+import { openCoordinatorLink } from "./controlLink.js";
+import { EventLog } from "./events.js";
+import { placeWorkers } from "./hardware.js";
+import { createMetrics, startMetricsServer } from "./metrics.js";
+import { writeCurvesPng } from "./plot/curves.js";
+import { writePreviewPng } from "./plot/preview.js";
+import { formatCount, formatSeconds, Progress } from "./progress.js";
+import type { RunSpec, StateHeader } from "./protocol.js";
+import { prepareRunData } from "./runData.js";
+import { RunHistory } from "./runHistory.js";
+import { runSession, type SessionOutcome, StopSignal } from "./session.js";
+import { LocalWorkers } from "./supervisor.js";
+import { type ValidationResult, Validator } from "./validation.js";
+
+export async function runTraining(config: TrainConfig, options: { resume: string | null }): Promise<number> {
+  const started = Date.now();
+  const runDir = config.out;
+
+  // ---- run directory: a fresh one, or the one being resumed
+  if (!options.resume && listCheckpoints(runDir).length > 0) {
+    throw inputError("--out", `${runDir} already holds a run (use --resume ${runDir}, or another --out)`);
+  }
+  mkdirSync(runDir, { recursive: true });
+  writeFileAtomic(join(runDir, "config.json"), `${JSON.stringify(config, null, 2)}\n`);
+  const progress = new Progress(config.epochs);
+  const log = (line: string) => progress.log(line);
+  const events = new EventLog(runDir);
+
+  // ---- data: the dataset (or the cached synthetic one), its split and the validation volumes
+  const data = await prepareRunData(config, log);
+  log(`data: ${data.dir} (${data.trainCases.length} training, ${data.valCases.length} validation cases)`);
+
+  // ---- where to start: the last checkpoint of a resumed run, else fresh weights from the seed
+  let checkpoint: Checkpoint | null = null;
+  if (options.resume) {
+    const all = listCheckpoints(runDir);
+    if (all.length === 0) throw inputError("--resume", `${runDir} has no checkpoint yet`);
+    checkpoint = readCheckpoint(all[all.length - 1]);
+    log(`resuming ${runDir} at step ${checkpoint.globalStep} (epoch ${checkpoint.epoch + 1})`);
+  }
+  const history = RunHistory.fromEvents(events.read(), checkpoint?.globalStep ?? 0);
+
+  // ---- hardware and the coordinator's own backend (validation runs here)
+  const placement = placeWorkers(config);
+  log(placement.summary);
+  await initBackend({ backend: "cpu", threads: 1 });
+  const validator = new Validator(
+    {
+      inChannels: data.inChannels,
+      numClasses: data.numClasses,
+      channels: config.channels,
+      labelNames: data.labelNames,
+      window: config.valWindow,
+      overlap: config.valOverlap,
+      seed: config.seed,
+    },
+    await data.loadValidationCases(),
+  );
+  const layout = validator.layout();
+  if (checkpoint && checkpoint.params.reduce((n, p) => n + p.data.length, 0) !== layout.paramsLength) {
+    throw inputError("--resume", `the checkpoint's model differs from --channels ${config.channels.join(" ")}`);
+  }
+
+  // ---- metrics endpoint
+  const metrics = createMetrics(data.labelNames.slice(1));
+  const server = await startMetricsServer({
+    registry: metrics.registry,
+    port: config.metricsPort,
+    host: config.metricsHost,
+  });
+  log(`metrics: ${server.url}`);
+
+  // ---- control channel; beyond loopback every socket speaks CURVE with keys made for this run
+  const loopback = isLoopbackEndpoint(`tcp://${config.bind}:1`);
+  const keys: RunKeys | undefined = loopback ? undefined : generateRunKeys();
+  if (keys) {
+    writeRunKeys(join(runDir, "run.keys"), keys);
+    log(`CURVE on: remote workers need ${join(runDir, "run.keys")} (--key-file) or VOXRING_CURVE_* variables`);
+  }
+  const link = await openCoordinatorLink({ bind: config.bind, port: config.port, keys });
+  log(`coordinator listening on ${link.endpoint}`);
+
+  // ---- stop on Ctrl-C / SIGTERM after the step in flight (with a checkpoint); twice: at once
+  const stop = new StopSignal();
+  const workers = new LocalWorkers();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stop.requested) {
+      log(`${signal} again: killing the workers now`);
+      void workers.killAll(0).then(() => process.exit(130));
+      return;
+    }
+    log(`${signal}: stopping after the current step`);
+    stop.request();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+
+  // ---- what happens to each snapshot: checkpoint now, validation after (the ranks keep training)
+  const run: RunSpec = {
+    config,
+    dataDir: data.dir,
+    trainCases: data.trainIndices,
+    inChannels: data.inChannels,
+    numClasses: data.numClasses,
+    stepsPerEpoch: data.stepsPerEpoch,
+  };
+  let restarts = checkpoint?.restarts ?? 0;
+  let lastCheckpoint = checkpoint;
+  let validations = Promise.resolve();
+  const validationsRun: ValidationResult[] = [];
+
+  const onSnapshot = async (header: StateHeader, frames: Buffer[], reason: "plan" | "stop") => {
+    const [params, stats, m, v] = frames.map(float32View);
+    const ckpt: Checkpoint = {
+      globalStep: header.globalStep,
+      epoch: header.epoch,
+      stepInEpoch: header.stepInEpoch,
+      stepsPerEpoch: data.stepsPerEpoch,
+      params: layout.splitParams(params),
+      stats: layout.splitStats(stats),
+      optimizer: { step: header.optimizerStep, m, v },
+      lossScale: header.lossScale,
+      skippedSteps: header.skippedSteps,
+      rng: { seed: config.seed, coordinator: [0, 0, 0, 0] },
+      dataOrder: data.shard(header.epoch),
+      model: { inChannels: data.inChannels, numClasses: data.numClasses, channels: config.channels },
+      dataset: { labels: data.labels, modality: data.modality, trainCases: data.trainCases, valCases: data.valCases },
+      config,
+      validation: null,
+      bestDiceMean: history.best,
+      restarts,
+      savedAt: new Date().toISOString(),
+    };
+    const path = writeCheckpoint(runDir, ckpt);
+    lastCheckpoint = ckpt;
+    pruneCheckpoints(runDir, config.keepLast);
+    events.write({ type: "checkpoint", step: ckpt.globalStep, epoch: ckpt.epoch, path, best: false });
+    log(`checkpoint ${path}`);
+    if (reason !== "plan") return;
+    validations = validations.then(async () => {
+      const result = await validator.validate(params, stats);
+      validationsRun.push(result);
+      const isBest = history.addValidation(ckpt.globalStep, result);
+      // A newer checkpoint may have pruned this one already (--keep-last); then it cannot become best.
+      if (existsSync(path)) {
+        writeCheckpointValidation(path, { diceMean: result.mean, dice: result.dice });
+        if (isBest) markBest(runDir, path);
+      }
+      metrics.recordValidation({ dice: result.dice, mean: result.mean, best: history.best ?? result.mean });
+      events.write({
+        type: "validation",
+        step: ckpt.globalStep,
+        epoch: ckpt.epoch,
+        dice: result.dice,
+        dice_mean: result.mean,
+        seconds: result.seconds,
+      });
+      const detail = Object.entries(result.dice)
+        .map(([k, d]) => `${k} ${d.toFixed(3)}`)
+        .join(", ");
+      log(
+        `validation at step ${ckpt.globalStep}: mean Dice ${result.mean.toFixed(3)} (${detail})${isBest ? ", best so far" : ""}`,
+      );
+      writeCurvesPng(join(runDir, "curves.png"), history.loss, history.diceSeries());
+      writePreviewPng(join(runDir, "val_preview.png"), result.preview, data.labelNames);
+    });
+  };
+
+  events.write({
+    type: "start",
+    resumedFrom: options.resume,
+    worldSize: config.gpus + config.remoteWorkers,
+    backend: placement.backend,
+    threads: placement.threads,
+  });
+
+  // ---- train; a failed worker restarts every worker from the last checkpoint, up to --max-restarts
+  let outcome: SessionOutcome;
+  for (let generation = restarts; ; generation++) {
+    const start = startOf(lastCheckpoint);
+    outcome = await runSession({
+      config,
+      run,
+      link,
+      workers,
+      workerEnv: (index) => ({ ...placement.env(index), ...(keys ? runKeysToEnv(keys) : {}) }),
+      generation,
+      start,
+      stop,
+      hooks: {
+        onSnapshot,
+        log,
+        onStep: (m) => {
+          metrics.recordStep({
+            rank: m.rank,
+            loss: m.loss,
+            stepSeconds: m.seconds,
+            allreduceSeconds: m.allreduceSeconds,
+            allreduceBytes: m.allreduceBytes,
+            voxelsPerSecond: m.voxels / m.seconds,
+            lossScale: m.lossScale,
+            skipped: m.skipped,
+            epoch: m.epoch,
+            globalStep: m.globalStep,
+            residentMemoryBytes: m.rss,
+            cpuSeconds: m.cpuSeconds,
+          });
+          if (m.rank !== 0) return;
+          const worldVoxelsPerSecond = (m.voxels * (config.gpus + config.remoteWorkers)) / m.seconds;
+          history.addStep(m.globalStep, m.meanLoss, worldVoxelsPerSecond);
+          events.write({
+            type: "step",
+            step: m.globalStep,
+            epoch: m.epoch,
+            loss: m.meanLoss,
+            seconds: m.seconds,
+            allreduceSeconds: m.allreduceSeconds,
+            voxelsPerSecond: worldVoxelsPerSecond,
+            lossScale: m.lossScale,
+            skipped: m.skipped,
+          });
+          progress.step({
+            epoch: m.epoch,
+            stepInEpoch: m.stepInEpoch,
+            stepsPerEpoch: data.stepsPerEpoch,
+            globalStep: m.globalStep,
+            loss: m.meanLoss,
+            voxelsPerSecond: worldVoxelsPerSecond,
+          });
+        },
+      },
+    });
+    metrics.setWorkersUp(0);
+    if (outcome.kind !== "failed" || stop.requested) break;
+    if (restarts >= config.maxRestarts) {
+      log(`${outcome.reason}; no restarts left (--max-restarts ${config.maxRestarts})`);
+      break;
+    }
+    restarts++;
+    metrics.incRestarts();
+    const from = lastCheckpoint?.globalStep ?? 0;
+    events.write({ type: "restart", count: restarts, reason: outcome.reason, fromStep: from });
+    log(`${outcome.reason}: restarting all workers from step ${from} (restart ${restarts} of ${config.maxRestarts})`);
+  }
+  await validations;
+
+  // ---- the end: export (demo), summary, cleanup
+  process.off("SIGINT", onSignal);
+  process.off("SIGTERM", onSignal);
+  const status = outcome.kind === "completed" ? "completed" : outcome.kind === "stopped" ? "stopped" : "failed";
+  const reason = outcome.kind === "failed" || outcome.kind === "diverged" ? outcome.reason : undefined;
+  if (status === "completed" && config.exportAtEnd) {
+    const { exportAndPredict } = await import("./exportAtEnd.js");
+    const exported = await exportAndPredict(runDir, data, log);
+    events.write({ type: "export", bundle: exported.bundle, prediction: exported.prediction });
+  }
+  const seconds = (Date.now() - started) / 1000;
+  events.write({
+    type: "end",
+    status,
+    step: lastCheckpoint?.globalStep ?? 0,
+    epoch: lastCheckpoint?.epoch ?? 0,
+    bestDiceMean: history.best,
+    seconds,
+    ...(reason ? { reason } : {}),
+  });
+  const last = validationsRun.at(-1);
+  progress.table(`voxring run ${status}${reason ? `: ${reason}` : ""}`, [
+    ["run", runDir],
+    ["wall time", formatSeconds(seconds)],
+    ["steps", String(lastCheckpoint?.globalStep ?? 0)],
+    ["epochs", `${Math.min(config.epochs, (lastCheckpoint?.epoch ?? 0) + 1)} of ${config.epochs}`],
+    ["workers", `${config.gpus + config.remoteWorkers} (${placement.backend}, ${placement.threads} thread(s) each)`],
+    ["final loss", history.loss.at(-1)?.[1].toFixed(4) ?? "-"],
+    ["throughput", `${formatCount(history.meanVoxelsPerSecond())} voxels/s`],
+    [
+      "last Dice",
+      last
+        ? `${last.mean.toFixed(3)} (${Object.entries(last.dice)
+            .map(([k, d]) => `${k} ${d.toFixed(3)}`)
+            .join(", ")})`
+        : "-",
+    ],
+    ["best Dice", history.best === null ? "-" : history.best.toFixed(3)],
+    ["restarts", String(restarts)],
+  ]);
+  validator.dispose();
+  link.close();
+  await server.close();
+  if (outcome.kind === "diverged") log(`error: ${outcome.reason}`);
+  return status === "failed" ? 1 : 0;
+}
+
+/** Where a session starts: the state frames of a checkpoint (flat, in UNet order), or nothing. */
+function startOf(ckpt: Checkpoint | null) {
+  if (!ckpt) return { header: null, frames: [], globalStep: 0, epoch: 0, stepInEpoch: 0 };
+  const flat = (arrays: { data: Float32Array }[]) => {
+    const out = new Float32Array(arrays.reduce((n, a) => n + a.data.length, 0));
+    let offset = 0;
+    for (const a of arrays) {
+      out.set(a.data, offset);
+      offset += a.data.length;
+    }
+    return out;
+  };
+  const params = flat(ckpt.params);
+  const stats = flat(ckpt.stats);
+  const header: StateHeader = {
+    globalStep: ckpt.globalStep,
+    epoch: ckpt.epoch,
+    stepInEpoch: ckpt.stepInEpoch,
+    optimizerStep: ckpt.optimizer.step,
+    lossScale: ckpt.lossScale,
+    skippedSteps: ckpt.skippedSteps,
+    paramsLength: params.length,
+    statsLength: stats.length,
+  };
+  return {
+    header,
+    frames: [bytesOf(params), bytesOf(stats), bytesOf(ckpt.optimizer.m), bytesOf(ckpt.optimizer.v)],
+    globalStep: ckpt.globalStep,
+    epoch: ckpt.epoch,
+    stepInEpoch: ckpt.stepInEpoch,
+  };
+}

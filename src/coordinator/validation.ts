@@ -1,0 +1,139 @@
+/**
+ * Validation on the coordinator: the weights rank 0 sent (batch-norm statistics already averaged over the
+ * ranks) go into the coordinator's own U-Net, which segments each whole validation volume by sliding-window
+ * inference; hard Dice per foreground class and their mean come out. The training ranks never wait for it.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { argmaxLabels, slidingWindowInference } from "../data/slidingWindow.js";
+import { diceScores } from "../model/dice.js";
+import { createUNet, type NamedVariable, spatialDivisor, type UNet } from "../model/unet.js";
+import { writeFlat } from "../worker/flatParams.js";
+import type { NamedArray } from "./checkpoint.js";
+import type { PreviewCase } from "./plot/preview.js";
+
+export interface ValidationCase {
+  name: string;
+  /** Preprocessed (1 mm, z-scored) channels-last image and its label map on the same grid. */
+  image: Float32Array;
+  labels: Uint8Array;
+  shape: [number, number, number];
+  channels: number;
+}
+
+export interface ValidationResult {
+  /** Dice per foreground class name. */
+  dice: Record<string, number>;
+  mean: number;
+  perCase: { name: string; dice: number[] }[];
+  preview: PreviewCase[];
+  seconds: number;
+}
+
+export interface ValidatorOptions {
+  inChannels: number;
+  numClasses: number;
+  channels: number[];
+  labelNames: string[];
+  window: [number, number, number];
+  overlap: number;
+  seed: number;
+}
+
+export interface WeightLayout {
+  paramsLength: number;
+  statsLength: number;
+  splitParams(flat: Float32Array): NamedArray[];
+  splitStats(flat: Float32Array): NamedArray[];
+}
+
+export class Validator {
+  private unet: UNet | null = null;
+
+  constructor(
+    private readonly options: ValidatorOptions,
+    private readonly cases: ValidationCase[],
+  ) {}
+
+  private model(): UNet {
+    this.unet ??= createUNet(
+      { inChannels: this.options.inChannels, numClasses: this.options.numClasses, channels: this.options.channels },
+      this.options.seed,
+    );
+    return this.unet;
+  }
+
+  /** How flat parameter and statistics vectors split into the model's named tensors (for checkpoints). */
+  layout(): WeightLayout {
+    const unet = this.model();
+    const split = (vars: NamedVariable[]) => (flat: Float32Array) => {
+      let offset = 0;
+      return vars.map(({ name, variable }) => {
+        const data = flat.slice(offset, offset + variable.size);
+        offset += variable.size;
+        return { name, shape: [...variable.shape], data };
+      });
+    };
+    const size = (vars: NamedVariable[]) => vars.reduce((n, v) => n + v.variable.size, 0);
+    return {
+      paramsLength: size(unet.params),
+      statsLength: size(unet.stats),
+      splitParams: split(unet.params),
+      splitStats: split(unet.stats),
+    };
+  }
+
+  async validate(params: Float32Array, stats: Float32Array): Promise<ValidationResult> {
+    const t0 = performance.now();
+    const { numClasses, labelNames } = this.options;
+    const unet = this.model();
+    writeFlat(unet.params, params);
+    writeFlat(unet.stats, stats);
+
+    const totals = new Array<number>(numClasses).fill(0);
+    const perCase: ValidationResult["perCase"] = [];
+    const preview: PreviewCase[] = [];
+    for (const c of this.cases) {
+      const probs = await slidingWindowInference(c.image, c.shape, c.channels, {
+        window: this.options.window,
+        overlap: this.options.overlap,
+        numClasses,
+        multipleOf: spatialDivisor(unet.config),
+        predict: async (patches, [X, Y, Z], count) => {
+          // Let the coordinator's event loop breathe between windows: worker messages and heartbeats keep
+          // flowing while a long validation runs.
+          await new Promise((resolve) => setImmediate(resolve));
+          return tf.tidy(() => {
+            const x = tf.tensor5d(patches, [count, Z, Y, X, c.channels]);
+            return tf.softmax(unet.apply(x, false)).dataSync() as Float32Array;
+          });
+        },
+      });
+      const pred = argmaxLabels(probs, numClasses);
+      const dice = diceScores(pred, c.labels, numClasses);
+      perCase.push({ name: c.name, dice });
+      dice.forEach((d, k) => {
+        totals[k] += d;
+      });
+      const foreground = dice.slice(1);
+      preview.push({
+        name: c.name,
+        image: c.image,
+        channels: c.channels,
+        shape: c.shape,
+        truth: c.labels,
+        pred,
+        dice: foreground.reduce((a, b) => a + b, 0) / foreground.length,
+      });
+    }
+    const dice: Record<string, number> = {};
+    for (let k = 1; k < numClasses; k++) dice[labelNames[k]] = totals[k] / this.cases.length;
+    const values = Object.values(dice);
+    const mean = values.reduce((a, b) => a + b, 0) / values.length;
+    return { dice, mean, perCase, preview, seconds: (performance.now() - t0) / 1000 };
+  }
+
+  dispose(): void {
+    this.unet?.dispose();
+    this.unet = null;
+  }
+}

@@ -1,0 +1,278 @@
+/**
+ * One training worker, from hello to exit (the conversation is listed in coordinator/protocol.ts):
+ *
+ *   hello → assign → backend, model, data, ring receiver → ready → start (join ring, load state)
+ *   → plan → steps in lock-step (gradients all-reduced, identical Adam update on every rank) → ... → exit
+ *
+ * Each step all-reduces one buffer: the gradients followed by [loss, stop flag]. The averaged loss is the
+ * step's loss over all ranks, and a stop requested of any rank reaches every rank in the same step, so all
+ * stop after it and no rank is left waiting in a collective the others never call.
+ */
+import { hostname } from "node:os";
+import { checksum } from "../comm/checksum.js";
+import { bytesOf, float32View } from "../comm/frames.js";
+import { RingAllReduce } from "../comm/ring.js";
+import type { RunKeys } from "../comm/security.js";
+import type { CoordinatorMessage, RunSpec, StateHeader, WorkerMessage } from "../coordinator/protocol.js";
+import { createUNet, type UNet } from "../model/unet.js";
+import { Rng } from "../random.js";
+import { initBackend } from "./backend.js";
+import { readFlat, writeFlat } from "./flatParams.js";
+import { makeRunContext, type RunContext, stepSeed } from "./runContext.js";
+import { openTrainData, type TrainData } from "./trainData.js";
+import { createTrainer, type Trainer } from "./trainStep.js";
+
+/** The worker's end of the control channel. */
+export interface WorkerLink {
+  send(message: WorkerMessage, frames?: Uint8Array[]): Promise<void>;
+  /** Next message from the coordinator, with any raw frames that came with it. */
+  receive(): Promise<{ message: CoordinatorMessage; frames: Buffer[] }>;
+}
+
+export interface WorkerOptions {
+  localIndex: number;
+  /** Host the ring receiver binds to and peers dial. */
+  bindHost: string;
+  keys?: RunKeys;
+  threads?: number;
+  log: (line: string) => void;
+}
+
+type Incoming = { message: CoordinatorMessage; frames: Buffer[] };
+
+interface Session {
+  ctx: RunContext;
+  run: RunSpec;
+  unet: UNet;
+  trainer: Trainer;
+  data: TrainData;
+  ring: RingAllReduce;
+  /** gradients, then the loss, then the stop flag */
+  exchange: Float32Array;
+  globalStep: number;
+}
+
+/** Runs one session; "rejoin" when the coordinator restarts the run and wants a fresh worker. */
+export async function runWorker(link: WorkerLink, options: WorkerOptions): Promise<"done" | "rejoin"> {
+  const inbox = new Inbox(link);
+  let stopRequested = false;
+  inbox.onStop = () => {
+    stopRequested = true;
+  };
+  await link.send({ type: "hello", host: hostname(), pid: process.pid, localIndex: options.localIndex });
+
+  const assign = await inbox.expect("assign");
+  if (assign.message.type === "exit") return assign.message.rejoin ? "rejoin" : "done";
+  if (assign.message.type !== "assign") throw new Error("unreachable");
+  const { rank, worldSize, generation, run } = assign.message;
+  const ctx = makeRunContext(rank, worldSize, generation);
+  const heartbeat = setInterval(() => {
+    void link.send({ type: "heartbeat", rank, step: session?.globalStep ?? 0 }).catch(() => {});
+  }, 1000);
+  let session: Session | undefined;
+  try {
+    session = await openSession(ctx, run, options);
+    await link.send({ type: "ready", rank, ringEndpoint: session.ring.endpoint });
+
+    const start = await inbox.expect("start");
+    if (start.message.type === "exit") return start.message.rejoin ? "rejoin" : "done";
+    if (start.message.type !== "start") throw new Error("unreachable");
+    await session.ring.join({ rank, worldSize, next: start.message.next || undefined });
+    if (start.message.state) loadState(session, start.message.state, start.frames);
+
+    for (;;) {
+      const { message } = await inbox.next();
+      if (message.type === "exit") return message.rejoin ? "rejoin" : "done";
+      if (message.type !== "plan") continue;
+      const stopped = await runPlan(session, message, link, () => stopRequested);
+      if (stopped) await link.send({ type: "stopped", rank, globalStep: session.globalStep });
+    }
+  } finally {
+    clearInterval(heartbeat);
+    session?.ring.close();
+    session?.unet.dispose();
+  }
+}
+
+async function openSession(ctx: RunContext, run: RunSpec, options: WorkerOptions): Promise<Session> {
+  const { config } = run;
+  await initBackend({ backend: config.backend, threads: options.threads, gpuIndex: options.localIndex });
+  const unet = createUNet(
+    { inChannels: run.inChannels, numClasses: run.numClasses, channels: config.channels },
+    config.seed,
+  );
+  const trainer = createTrainer(unet, { lr: config.lr, amp: config.amp });
+  const data = await openTrainData(run);
+  const ring =
+    ctx.worldSize === 1
+      ? RingAllReduce.solo()
+      : await RingAllReduce.open({
+          bind: `tcp://${options.bindHost}:0`,
+          keys: options.keys,
+          generation: ctx.generation,
+          log: options.log,
+        });
+  const exchange = new Float32Array(trainer.paramCount + 2);
+  return { ctx, run, unet, trainer, data, ring, exchange, globalStep: 0 };
+}
+
+type Plan = Extract<CoordinatorMessage, { type: "plan" }>;
+
+/** Runs the plan's steps; returns true when a stop ended it early (after a snapshot). */
+async function runPlan(s: Session, plan: Plan, link: WorkerLink, stopRequested: () => boolean): Promise<boolean> {
+  const { config } = s.run;
+  const { rank, worldSize } = s.ctx;
+  const [X, Y, Z] = config.patch;
+  const batchShape: [number, number, number, number, number] = [config.batch, Z, Y, X, s.run.inChannels];
+  const n = s.exchange.length - 2;
+  let stopAll = false;
+  s.globalStep = plan.globalStep;
+  for (let step = plan.fromStep; step < plan.toStep && !stopAll; step++) {
+    const t0 = performance.now();
+    const rng = new Rng(stepSeed(config.seed, rank, s.globalStep));
+    const batch = await s.data.batch(s.data.stepCases(plan.epoch, rank, worldSize, step), rng);
+    const { loss, grads } = s.trainer.computeGradients(batch.x, batch.labels, batchShape);
+    s.exchange.set(grads);
+    s.exchange[n] = loss;
+    s.exchange[n + 1] = stopRequested() ? 1 : 0;
+    const t1 = performance.now();
+    const bytesBefore = s.ring.stats.bytesSent;
+    await allReduceScaled(s, config.amp && !config.deterministic);
+    const allreduceSeconds = (performance.now() - t1) / 1000;
+    const meanLoss = s.exchange[n];
+    stopAll = s.exchange[n + 1] > 0;
+    const { applied, lossScale } = s.trainer.applyGradients(s.exchange.subarray(0, n));
+    s.globalStep++;
+    const seconds = (performance.now() - t0) / 1000;
+    const due = s.globalStep % config.checksumEvery === 0;
+    await link.send({
+      type: "step",
+      rank,
+      globalStep: s.globalStep,
+      epoch: plan.epoch,
+      stepInEpoch: step + 1,
+      loss,
+      meanLoss,
+      seconds,
+      allreduceSeconds,
+      allreduceBytes: s.ring.stats.bytesSent - bytesBefore,
+      voxels: batchShape[0] * X * Y * Z,
+      lossScale,
+      skipped: !applied,
+      checksum: due ? checksum(readFlat(s.unet.params)) : null,
+      rss: process.memoryUsage().rss,
+      cpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
+    });
+  }
+  if (plan.snapshot || stopAll) await sendSnapshot(s, plan, link, stopAll);
+  return stopAll;
+}
+
+/**
+ * Averages the exchange buffer over the ranks. With fp16 on the wire (--amp) the values are multiplied by
+ * the loss scale first, so that small gradients stay above float16's underflow, and divided after.
+ */
+async function allReduceScaled(s: Session, fp16: boolean): Promise<void> {
+  const scale = fp16 ? s.trainer.lossScale : 1;
+  if (scale !== 1) for (let i = 0; i < s.exchange.length; i++) s.exchange[i] *= scale;
+  await s.ring.allReduce(s.exchange, { average: true, fp16 });
+  if (scale !== 1) for (let i = 0; i < s.exchange.length; i++) s.exchange[i] /= scale;
+}
+
+/**
+ * Batch-norm running statistics differ per rank (each saw its own batches): every rank averages them
+ * (the same collective on all ranks, so no deadlock) and keeps the average; rank 0 then sends weights,
+ * statistics and optimizer state to the coordinator for validation and the checkpoint.
+ */
+async function sendSnapshot(s: Session, plan: Plan, link: WorkerLink, stopped: boolean): Promise<void> {
+  const stats = readFlat(s.unet.stats);
+  await s.ring.allReduce(stats, { average: true });
+  writeFlat(s.unet.stats, stats);
+  if (!s.ctx.isMain) return;
+  const params = readFlat(s.unet.params);
+  const optimizer = s.trainer.getState();
+  const stepInEpoch = stopped ? plan.fromStep + (s.globalStep - plan.globalStep) : plan.toStep;
+  const header: StateHeader = {
+    globalStep: s.globalStep,
+    epoch: plan.epoch,
+    stepInEpoch,
+    optimizerStep: optimizer.adam.step,
+    lossScale: optimizer.lossScale,
+    skippedSteps: optimizer.skippedSteps,
+    paramsLength: params.length,
+    statsLength: stats.length,
+  };
+  await link.send({ type: "state", rank: s.ctx.rank, header }, [
+    bytesOf(params),
+    bytesOf(stats),
+    bytesOf(optimizer.adam.m),
+    bytesOf(optimizer.adam.v),
+  ]);
+}
+
+function loadState(s: Session, header: StateHeader, frames: Buffer[]): void {
+  const [params, stats, m, v] = frames.map(float32View);
+  if (params.length !== header.paramsLength || stats.length !== header.statsLength || m.length !== params.length) {
+    throw new Error(
+      `start: state frames do not match the model (${params.length} params, expected ${header.paramsLength})`,
+    );
+  }
+  writeFlat(s.unet.params, params);
+  writeFlat(s.unet.stats, stats);
+  s.trainer.setState({
+    adam: { step: header.optimizerStep, m, v },
+    lossScale: header.lossScale,
+    skippedSteps: header.skippedSteps,
+  });
+  s.globalStep = header.globalStep;
+}
+
+/**
+ * Messages from the coordinator, pumped as they arrive so that a `stop` is seen between two steps while
+ * the loop itself is busy; everything else waits in order for `next()`.
+ */
+class Inbox {
+  private queue: Incoming[] = [];
+  private waiting: ((m: Incoming) => void) | null = null;
+  private failure: Error | null = null;
+  onStop: () => void = () => {};
+
+  constructor(link: WorkerLink) {
+    void (async () => {
+      try {
+        for (;;) {
+          const incoming = await link.receive();
+          if (incoming.message.type === "heartbeat") continue;
+          if (incoming.message.type === "stop") {
+            this.onStop();
+            continue;
+          }
+          if (this.waiting) {
+            const w = this.waiting;
+            this.waiting = null;
+            w(incoming);
+          } else this.queue.push(incoming);
+        }
+      } catch (error) {
+        this.failure = error as Error;
+      }
+    })();
+  }
+
+  next(): Promise<Incoming> {
+    if (this.failure) return Promise.reject(this.failure);
+    const queued = this.queue.shift();
+    if (queued) return Promise.resolve(queued);
+    return new Promise((resolve) => {
+      this.waiting = resolve;
+    });
+  }
+
+  /** The next message of this type, or an exit (the coordinator gave up on this session). */
+  async expect(type: CoordinatorMessage["type"]): Promise<Incoming> {
+    for (;;) {
+      const incoming = await this.next();
+      if (incoming.message.type === type || incoming.message.type === "exit") return incoming;
+    }
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * A worker process: connects to the coordinator and runs one training session (worker/loop.ts).
+ *
+ *   spawned by the coordinator:   orchestrate worker --coordinator tcp://127.0.0.1:PORT --local-index 0
+ *   joining from another host:    orchestrate worker --coordinator tcp://10.0.0.2:5555 --key-file run.keys
+ *
+ * A worker never outlives its coordinator: a local one exits when its IPC channel to the coordinator closes
+ * (whatever killed the coordinator), a remote one when the coordinator has been silent too long.
+ */
+import type { RunKeys } from "../comm/security.js";
+import { openWorkerLink } from "./controlLink.js";
+import { runWorker } from "./loop.js";
+
+export interface WorkerProcessOptions {
+  coordinator: string;
+  /** Index among the coordinator's local workers; -1 for a worker from another host. */
+  localIndex: number;
+  keys?: RunKeys;
+  bindHost: string;
+  threads?: number;
+  /** A remote worker gives up when the coordinator is silent this long. */
+  coordinatorTimeoutSeconds: number;
+}
+
+/** Exit status asking the agent (`orchestrate worker` on a remote host) to start a fresh worker. */
+export const EXIT_REJOIN = 75;
+
+export async function workerProcessMain(options: WorkerProcessOptions): Promise<number> {
+  const tag = options.localIndex >= 0 ? `worker ${options.localIndex}` : `worker pid ${process.pid}`;
+  const log = (line: string) => process.stderr.write(`[${tag}] ${line}\n`);
+  if (process.connected) process.on("disconnect", () => process.exit(0));
+  // Ctrl-C reaches the whole process group; the coordinator decides how its workers stop.
+  process.on("SIGINT", () => {});
+
+  const link = await openWorkerLink({ endpoint: options.coordinator, keys: options.keys });
+  const watch = watchCoordinator(link, options.coordinatorTimeoutSeconds, () => {
+    log(`the coordinator has been silent for ${options.coordinatorTimeoutSeconds} s: leaving`);
+    process.exit(1);
+  });
+  try {
+    const how = await runWorker(link, {
+      localIndex: options.localIndex,
+      bindHost: options.bindHost,
+      keys: options.keys,
+      threads: options.threads,
+      log,
+    });
+    return how === "rejoin" ? EXIT_REJOIN : 0;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    log(`failed: ${message}`);
+    await link.send({ type: "failed", rank: -1, message: message.slice(0, 4000) }).catch(() => {});
+    if (process.env.VOXRING_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+    return 1;
+  } finally {
+    clearInterval(watch);
+    link.close();
+  }
+}
+
+/**
+ * Calls `onSilent` when nothing has come from the coordinator for `seconds`. A long synchronous step
+ * blocks this timer too; a gap between ticks means this process was busy, not that the coordinator was
+ * silent, so the clock restarts after such a gap.
+ */
+function watchCoordinator(link: { lastHeard: number }, seconds: number, onSilent: () => void): NodeJS.Timeout {
+  let lastTick = Date.now();
+  return setInterval(() => {
+    const now = Date.now();
+    if (now - lastTick > 2000) link.lastHeard = Math.max(link.lastHeard, now);
+    lastTick = now;
+    if (now - link.lastHeard > seconds * 1000) onSilent();
+  }, 1000);
+}
