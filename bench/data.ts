@@ -28,11 +28,19 @@ export async function run(args: BenchArgs): Promise<DataBenchResult> {
     if (!given) await writeSyntheticDataset(dir, { cases: 8, seed: 1 });
     const dataset = await loadDecathlon(dir);
     const started = performance.now();
-    // Case i+1 inflates on libuv's thread pool while case i is resampled on the main thread.
-    let next: Promise<LoadedCase> | undefined = loadCase(dataset, dataset.cases[0]);
+    // The next two cases inflate on libuv's thread pool while this one is resampled on the main thread.
+    const ahead = 2;
+    const loads: Promise<LoadedCase>[] = [];
+    const prefetch = (i: number) => {
+      if (i >= dataset.cases.length) return;
+      const p = loadCase(dataset, dataset.cases[i]);
+      p.catch(() => {}); // rejection is rethrown where it is awaited; this only keeps Node from calling it unhandled
+      loads[i] = p;
+    };
+    for (let i = 0; i < ahead; i++) prefetch(i);
     for (let i = 0; i < dataset.cases.length; i++) {
-      const loaded: LoadedCase = await next!;
-      next = i + 1 < dataset.cases.length ? loadCase(dataset, dataset.cases[i + 1]) : undefined;
+      const loaded = await loads[i];
+      prefetch(i + ahead);
       preprocessLoaded(loaded.id, loaded.image, loaded.label);
     }
     const seconds = (performance.now() - started) / 1000;

@@ -49,14 +49,13 @@ export function checkedCase(
   }
   const voxels = voxelCount(shape);
   const data = image.data;
-  for (let i = 0; i < data.length; i++) {
-    if (!Number.isFinite(data[i])) {
-      const c = Math.floor(i / voxels);
-      throw inputError(
-        entry.image,
-        `non-finite voxel (${data[i]}) in channel ${c} (${dataset.channels[c]}) at index ${i % voxels}`,
-      );
-    }
+  const bad = firstNonFinite(data);
+  if (bad >= 0) {
+    const c = Math.floor(bad / voxels);
+    throw inputError(
+      entry.image,
+      `non-finite voxel (${data[bad]}) in channel ${c} (${dataset.channels[c]}) at index ${bad % voxels}`,
+    );
   }
   return {
     id: entry.id,
@@ -77,18 +76,32 @@ export function checkedCase(
   };
 }
 
+/** Index of the first NaN or ±Infinity, or −1 (v − v is 0 exactly for finite v, NaN otherwise). */
+function firstNonFinite(data: Float32Array): number {
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (v - v !== 0) return i;
+  }
+  return -1;
+}
+
 function labelValues(path: string, label: NiftiVolume, names: string[]): Uint8Array {
   const source = label.datatype === "uint8" && label.slope === 1 && label.inter === 0 ? label.raw : label.data;
-  const out = source instanceof Uint8Array ? source : new Uint8Array(source.length);
   const classes = names.length;
+  const explain = (v: number, i: number) =>
+    inputError(
+      path,
+      `label value ${v} at index ${i} is not one of dataset.json's labels 0..${classes - 1} (${names.join(", ")})`,
+    );
+  if (source instanceof Uint8Array) {
+    // Stored uint8: only the range can be wrong, and the bytes are used as they are.
+    for (let i = 0; i < source.length; i++) if (source[i] >= classes) throw explain(source[i], i);
+    return source;
+  }
+  const out = new Uint8Array(source.length);
   for (let i = 0; i < source.length; i++) {
     const v = source[i];
-    if (!(v >= 0 && v < classes && Number.isInteger(v))) {
-      throw inputError(
-        path,
-        `label value ${v} at index ${i} is not one of dataset.json's labels 0..${classes - 1} (${names.join(", ")})`,
-      );
-    }
+    if (!(v >= 0 && v < classes && Number.isInteger(v))) throw explain(v, i);
     out[i] = v;
   }
   return out;
@@ -113,9 +126,8 @@ export async function loadImage(paths: string | readonly string[]): Promise<Imag
     }
     if (!affinesClose(v.affine, first.affine, 1e-3)) throw inputError(v.path, `affine differs from ${first.path}'s`);
     const data = v.data;
-    for (let i = 0; i < data.length; i++) {
-      if (!Number.isFinite(data[i])) throw inputError(v.path, `non-finite voxel (${data[i]}) at index ${i}`);
-    }
+    const bad = firstNonFinite(data);
+    if (bad >= 0) throw inputError(v.path, `non-finite voxel (${data[bad]}) at index ${bad}`);
     planar.set(data, offset);
     offset += data.length;
   }

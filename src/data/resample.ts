@@ -65,6 +65,10 @@ function linearPass(
     w[i] = nIn === 1 ? 0 : x - i0[i];
   }
   const out = new Float32Array(outer * nOut * block);
+  if (block <= 2) {
+    linearPassNarrow(src, out, outer, nIn, nOut, block, i0, w);
+    return out;
+  }
   for (let o = 0; o < outer; o++) {
     const inBase = o * nIn * block;
     const outBase = o * nOut * block;
@@ -82,6 +86,43 @@ function linearPass(
     }
   }
   return out;
+}
+
+/**
+ * The x pass of channels-last data with one or two channels: the generic inner loop would run one or two
+ * iterations per sample, so the channels are unrolled instead.
+ */
+function linearPassNarrow(
+  src: Float32Array,
+  out: Float32Array,
+  outer: number,
+  nIn: number,
+  nOut: number,
+  block: number,
+  i0: Int32Array,
+  w: Float32Array,
+): void {
+  const step = nIn > 1 ? block : 0;
+  for (let o = 0; o < outer; o++) {
+    const inBase = o * nIn * block;
+    let d = o * nOut * block;
+    if (block === 1) {
+      for (let i = 0; i < nOut; i++, d++) {
+        const a = inBase + i0[i];
+        const wi = w[i];
+        out[d] = src[a] + (src[a + step] - src[a]) * wi;
+      }
+    } else {
+      for (let i = 0; i < nOut; i++, d += 2) {
+        const a = inBase + i0[i] * 2;
+        const wi = w[i];
+        const a0 = src[a];
+        const a1 = src[a + 1];
+        out[d] = a0 + (src[a + step] - a0) * wi;
+        out[d + 1] = a1 + (src[a + step + 1] - a1) * wi;
+      }
+    }
+  }
 }
 
 /** Nearest-neighbour resampling (labels, masks), any element type, channels-last. */

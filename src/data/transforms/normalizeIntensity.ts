@@ -24,24 +24,31 @@ export class NormalizeIntensity implements Transform<Volume> {
 }
 
 export function zscore(data: Float32Array, channels: number, nonzero: boolean): Float32Array {
-  const out = new Float32Array(data.length);
-  for (let c = 0; c < channels; c++) {
-    let n = 0;
-    let sum = 0;
-    let sumSq = 0;
-    for (let i = c; i < data.length; i += channels) {
-      const v = data[i];
+  // One pass for every channel's sums, one pass to write: the volume is read twice, not twice per channel.
+  const count = new Float64Array(channels);
+  const sum = new Float64Array(channels);
+  const sumSq = new Float64Array(channels);
+  for (let i = 0; i < data.length; i += channels) {
+    for (let c = 0; c < channels; c++) {
+      const v = data[i + c];
       if (nonzero && v === 0) continue;
-      n++;
-      sum += v;
-      sumSq += v * v;
+      count[c]++;
+      sum[c] += v;
+      sumSq[c] += v * v;
     }
-    const mean = n > 0 ? sum / n : 0;
-    const std = n > 0 ? Math.sqrt(Math.max(sumSq / n - mean * mean, 0)) : 0;
-    const scale = std > 1e-8 ? 1 / std : 1;
-    for (let i = c; i < data.length; i += channels) {
-      const v = data[i];
-      out[i] = nonzero && v === 0 ? 0 : (v - mean) * scale;
+  }
+  const mean = new Float64Array(channels);
+  const scale = new Float64Array(channels);
+  for (let c = 0; c < channels; c++) {
+    mean[c] = count[c] > 0 ? sum[c] / count[c] : 0;
+    const std = count[c] > 0 ? Math.sqrt(Math.max(sumSq[c] / count[c] - mean[c] * mean[c], 0)) : 0;
+    scale[c] = std > 1e-8 ? 1 / std : 1;
+  }
+  const out = new Float32Array(data.length);
+  for (let i = 0; i < data.length; i += channels) {
+    for (let c = 0; c < channels; c++) {
+      const v = data[i + c];
+      out[i + c] = nonzero && v === 0 ? 0 : (v - mean[c]) * scale[c];
     }
   }
   return out;
