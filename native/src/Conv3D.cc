@@ -50,7 +50,7 @@ Napi::Value Conv3D(const Napi::CallbackInfo& info) {
     dnnl::memory x(e.pd.src_desc(), Engine(), F32(info[0]));
     dnnl::memory userWeights(e.userWeights, Engine(), F32(info[1]));
     dnnl::memory y(e.pd.dst_desc(), Engine(), F32(info[2]));
-    if (e.reorderWeights) e.weightsReorder.execute(Stream(), userWeights, e.weights);
+    if (e.reorderWeights) ReorderFilter(e.weightsReorder, userWeights, e.weights);
     e.conv.execute(Stream(), {{DNNL_ARG_SRC, x},
                               {DNNL_ARG_WEIGHTS, e.reorderWeights ? e.weights : userWeights},
                               {DNNL_ARG_DST, y}});

@@ -57,7 +57,7 @@ Napi::Value Conv3DBackpropFilter(const Napi::CallbackInfo& info) {
     e.conv.execute(Stream(), {{DNNL_ARG_SRC, x},
                               {DNNL_ARG_DIFF_DST, dy},
                               {DNNL_ARG_DIFF_WEIGHTS, e.reorderWeights ? e.weights : userWeights}});
-    if (e.reorderWeights) e.weightsReorder.execute(Stream(), e.weights, userWeights);
+    if (e.reorderWeights) ReorderFilter(e.weightsReorder, e.weights, userWeights);
     Stream().wait();
   });
 }

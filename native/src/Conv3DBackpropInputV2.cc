@@ -53,7 +53,7 @@ Napi::Value Conv3DBackpropInput(const Napi::CallbackInfo& info) {
     dnnl::memory dy(e.pd.diff_dst_desc(), Engine(), F32(info[0]));
     dnnl::memory userWeights(e.userWeights, Engine(), F32(info[1]));
     dnnl::memory dx(e.pd.diff_src_desc(), Engine(), F32(info[2]));
-    if (e.reorderWeights) e.weightsReorder.execute(Stream(), userWeights, e.weights);
+    if (e.reorderWeights) ReorderFilter(e.weightsReorder, userWeights, e.weights);
     e.conv.execute(Stream(), {{DNNL_ARG_DIFF_DST, dy},
                               {DNNL_ARG_WEIGHTS, e.reorderWeights ? e.weights : userWeights},
                               {DNNL_ARG_DIFF_SRC, dx}});

@@ -1,6 +1,7 @@
 // MaxPool3DGrad, NDHWC: each output's dy goes to the input position that won its window. Ties go where tfjs
 // sends them (the last maximum in depth, row, column order, as its `>=` scan does), so a window of equal
 // values (ReLU zeros) routes its gradient exactly as the plain kernel does.
+#include <algorithm>
 #include <limits>
 #include <vector>
 #include "conv_common.h"
@@ -41,7 +42,6 @@ void ScatterPlane(const float* x, const float* dy, float* dx, const ConvGeometry
 }
 
 void MaxPoolBackward(const float* x, const float* dy, float* dx, const ConvGeometry& g) {
-  std::fill(dx, dx + g.inputSize(), 0.0f);
   // Windows that overlap along depth would let two threads add into one dx element; then only batch
   // entries run in parallel. The U-Net's 2×2×2 stride-2 pooling never overlaps.
   const bool disjoint = g.sd >= g.kd;
@@ -51,6 +51,12 @@ void MaxPoolBackward(const float* x, const float* dy, float* dx, const ConvGeome
   {
     std::vector<float> best(g.ic);
     std::vector<int64_t> where(g.ic);
+    // dx arrives uninitialised; zeroed by all threads (the loop's barrier orders it before the scatter).
+    const int64_t size = g.inputSize();
+    constexpr int64_t kChunk = 1 << 16;
+#pragma omp for schedule(static)
+    for (int64_t begin = 0; begin < size; begin += kChunk)
+      std::fill(dx + begin, dx + std::min(begin + kChunk, size), 0.0f);
     if (disjoint) {
 #pragma omp for schedule(static)
       for (int64_t plane = 0; plane < planes; plane++)

@@ -1,4 +1,5 @@
 #include "conv_common.h"
+#include <omp.h>
 
 namespace voxring {
 
@@ -50,6 +51,19 @@ dnnl::convolution_forward::primitive_desc ForwardPd(const ConvGeometry& g) {
                                        ActivationDesc(g.n, g.od, g.oh, g.ow, g.oc), Strides(g), {0, 0, 0},
                                        PaddingBefore(g), PaddingAfter(g));
   return dnnl::convolution_forward::primitive_desc(desc, Engine());
+}
+
+void ReorderFilter(dnnl::reorder& reorder, dnnl::memory& from, dnnl::memory& to) {
+  constexpr size_t kSerialBytes = 1 << 20;
+  const bool serial = from.get_desc().get_size() < kSerialBytes;
+  struct ThreadCount {  // restores the team size even when execute throws
+    int saved = omp_get_max_threads();
+    explicit ThreadCount(bool one) {
+      if (one) omp_set_num_threads(1);
+    }
+    ~ThreadCount() { omp_set_num_threads(saved); }
+  } threads(serial);
+  reorder.execute(Stream(), from, to);
 }
 
 Napi::Value GuardNative(const Napi::Env& env, const char* where, const std::function<void()>& body) {

@@ -78,6 +78,11 @@ class LruCache {
 };
 constexpr size_t kPrimitiveCacheCapacity = 64;
 
+// Executes a reorder of a filter-sized tensor. Small ones run on the calling thread alone: waking the OpenMP
+// team for a few thousand floats costs more than the copy, and on a busy machine a team barrier waits for a
+// descheduled thread for milliseconds.
+void ReorderFilter(dnnl::reorder& reorder, dnnl::memory& from, dnnl::memory& to);
+
 // Runs body, turning a oneDNN or C++ exception into a JS Error (the addon is built without N-API C++
 // exceptions, and an exception escaping into node would abort the process).
 Napi::Value GuardNative(const Napi::Env& env, const char* where, const std::function<void()>& body);

@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
-import { beforeAll, describe, it } from "vitest";
-import { expectNativeMatchesPlain, randomTensor } from "./convHarness.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { unregisterNativeKernels } from "../../../src/worker/native/register.js";
+import { addonCalls, expectClose, expectNativeMatchesPlain, randomTensor, useNative } from "./convHarness.js";
 
 type Triple = [number, number, number];
 
@@ -18,6 +19,9 @@ const cases: [number, number, number, Triple, Triple, "same" | "valid"][] = [
   [2, 16, 3, [2, 2, 2], [2, 2, 2], "same"],
   [1, 3, 16, [2, 2, 2], [2, 2, 2], "valid"],
   [2, 16, 1, [1, 1, 1], [1, 1, 1], "same"],
+  // Strides longer than the filter leave dx positions no dy reaches: they must come out 0, not stale memory.
+  [2, 3, 4, [1, 1, 1], [2, 2, 2], "valid"],
+  [1, 16, 16, [2, 1, 1], [3, 3, 2], "valid"],
 ];
 
 describe("Conv3DBackpropInputV2 native kernel", () => {
@@ -33,6 +37,20 @@ describe("Conv3DBackpropInputV2 native kernel", () => {
       ]);
     },
   );
+
+  it("leaves tfjs's negative 'same' padding (stride longer than the filter) to the plain kernel", () => {
+    // tfjs 4.22 does not clamp 'same' padding at 0 in 3D: here the top padding is −1, which oneDNN cannot express.
+    const inputShape: [number, number, number, number, number] = [1, 7, 5, 9, 16];
+    const dy = randomTensor([1, 3, 2, 5, 16], 5);
+    const filter = randomTensor([2, 1, 1, 16, 16], 6);
+    const attrs = { strides: [3, 3, 2], pad: "same", inputShape };
+    unregisterNativeKernels();
+    const plain = (tf.engine().runKernel(tf.Conv3DBackpropInputV2, { dy, filter }, attrs) as tf.Tensor).dataSync();
+    useNative();
+    const result = (tf.engine().runKernel(tf.Conv3DBackpropInputV2, { dy, filter }, attrs) as tf.Tensor).dataSync();
+    expect(addonCalls.get("conv3dBackpropInput") ?? 0).toBe(0);
+    expectClose(result, plain);
+  });
 
   it("runs conv3dTranspose (the U-Net's up-sampling) as the plain kernel does", () => {
     const x = randomTensor([2, 3, 2, 4, 16], 3) as tf.Tensor5D;

@@ -1,7 +1,13 @@
 import * as tf from "@tensorflow/tfjs";
 import type { NativeKernelConfig } from "../register.js";
 import { convGeometry } from "./convGeometry.js";
-import { type CpuBackendLike, float32Values, type KernelInputs, runFallback } from "./cpuTensors.js";
+import {
+  type CpuBackendLike,
+  float32Values,
+  type KernelInputs,
+  runFallback,
+  uninitializedFloat32,
+} from "./cpuTensors.js";
 
 type Shape5 = [number, number, number, number, number];
 
@@ -16,10 +22,16 @@ export const conv3DConfig: NativeKernelConfig = {
     const filterValues = float32Values(backend, filter);
     if (dataFormat === "NCDHW" || !xValues || !filterValues || x.shape.length !== 5 || filter.shape.length !== 5)
       return runFallback(tf.Conv3D, fallback, args);
-    const info = tf.backend_util.computeConv3DInfo(x.shape as Shape5, filter.shape as Shape5, strides, dilations, pad);
+    const info = tf.backend_util.computeConv3DInfo(
+      x.shape as Shape5,
+      filter.shape as Shape5,
+      strides,
+      dilations ?? 1,
+      pad,
+    );
     const geometry = convGeometry(info);
     if (!geometry || x.shape[4] !== filter.shape[3]) return runFallback(tf.Conv3D, fallback, args);
-    const y = new Float32Array(tf.util.sizeFromShape(info.outShape));
+    const y = uninitializedFloat32(tf.util.sizeFromShape(info.outShape));
     addon.conv3d(xValues, filterValues, y, geometry);
     return backend.makeTensorInfo(info.outShape, "float32", y);
   },

@@ -1,7 +1,13 @@
 import * as tf from "@tensorflow/tfjs";
 import type { NativeKernelConfig } from "../register.js";
 import { convGeometry, shapeIs } from "./convGeometry.js";
-import { type CpuBackendLike, float32Values, type KernelInputs, runFallback } from "./cpuTensors.js";
+import {
+  type CpuBackendLike,
+  float32Values,
+  type KernelInputs,
+  runFallback,
+  uninitializedFloat32,
+} from "./cpuTensors.js";
 
 type Shape5 = [number, number, number, number, number];
 
@@ -23,7 +29,7 @@ export const conv3DBackpropFilterV2Config: NativeKernelConfig = {
     const geometry = convGeometry(info);
     if (!geometry || !shapeIs(dy, info.outShape) || x.shape[4] !== filterShape[3])
       return runFallback(tf.Conv3DBackpropFilterV2, fallback, args);
-    const dw = new Float32Array(tf.util.sizeFromShape(filterShape));
+    const dw = uninitializedFloat32(tf.util.sizeFromShape(filterShape));
     addon.conv3dBackpropFilter(xValues, dyValues, dw, geometry);
     return backend.makeTensorInfo([...filterShape], "float32", dw);
   },

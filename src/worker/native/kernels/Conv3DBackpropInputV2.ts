@@ -1,7 +1,13 @@
 import * as tf from "@tensorflow/tfjs";
 import type { NativeKernelConfig } from "../register.js";
 import { convGeometry, shapeIs } from "./convGeometry.js";
-import { type CpuBackendLike, float32Values, type KernelInputs, runFallback } from "./cpuTensors.js";
+import {
+  type CpuBackendLike,
+  float32Values,
+  type KernelInputs,
+  runFallback,
+  uninitializedFloat32,
+} from "./cpuTensors.js";
 
 type Shape5 = [number, number, number, number, number];
 
@@ -24,7 +30,7 @@ export const conv3DBackpropInputV2Config: NativeKernelConfig = {
     const geometry = convGeometry(info);
     if (!geometry || !shapeIs(dy, info.outShape) || inputShape[4] !== filter.shape[3])
       return runFallback(tf.Conv3DBackpropInputV2, fallback, args);
-    const dx = new Float32Array(tf.util.sizeFromShape(inputShape));
+    const dx = uninitializedFloat32(tf.util.sizeFromShape(inputShape));
     addon.conv3dBackpropInput(dyValues, filterValues, dx, geometry);
     return backend.makeTensorInfo([...inputShape], "float32", dx);
   },

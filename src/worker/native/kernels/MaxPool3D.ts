@@ -1,7 +1,13 @@
 import * as tf from "@tensorflow/tfjs";
 import type { NativeKernelConfig } from "../register.js";
 import { poolGeometry } from "./convGeometry.js";
-import { type CpuBackendLike, float32Values, type KernelInputs, runFallback } from "./cpuTensors.js";
+import {
+  type CpuBackendLike,
+  float32Values,
+  type KernelInputs,
+  runFallback,
+  uninitializedFloat32,
+} from "./cpuTensors.js";
 
 type Shape5 = [number, number, number, number, number];
 
@@ -17,7 +23,7 @@ export const maxPool3DConfig: NativeKernelConfig = {
     const info = tf.backend_util.computePool3DInfo(x.shape as Shape5, filterSize, strides, 1, pad, dimRoundingMode);
     const geometry = poolGeometry(info);
     if (!geometry) return runFallback(tf.MaxPool3D, fallback, args);
-    const y = new Float32Array(tf.util.sizeFromShape(info.outShape));
+    const y = uninitializedFloat32(tf.util.sizeFromShape(info.outShape));
     addon.maxPool3d(xValues, y, geometry);
     return backend.makeTensorInfo(info.outShape, "float32", y);
   },

@@ -1,7 +1,13 @@
 import * as tf from "@tensorflow/tfjs";
 import type { NativeKernelConfig } from "../register.js";
 import { poolGeometry, shapeIs } from "./convGeometry.js";
-import { type CpuBackendLike, float32Values, type KernelInputs, runFallback } from "./cpuTensors.js";
+import {
+  type CpuBackendLike,
+  float32Values,
+  type KernelInputs,
+  runFallback,
+  uninitializedFloat32,
+} from "./cpuTensors.js";
 
 type Shape5 = [number, number, number, number, number];
 
@@ -23,7 +29,7 @@ export const maxPool3DGradConfig: NativeKernelConfig = {
     const info = tf.backend_util.computePool3DInfo(input.shape as Shape5, filterSize, strides, 1, pad, dimRoundingMode);
     const geometry = poolGeometry(info);
     if (!geometry || !shapeIs(dy, info.outShape)) return runFallback(tf.MaxPool3DGrad, fallback, args);
-    const dx = new Float32Array(tf.util.sizeFromShape(input.shape));
+    const dx = uninitializedFloat32(tf.util.sizeFromShape(input.shape));
     addon.maxPool3dGrad(dyValues, inputValues, dx, geometry);
     return backend.makeTensorInfo([...input.shape], "float32", dx);
   },
