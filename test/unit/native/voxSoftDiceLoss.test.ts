@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { hasKernel } from "../../../src/model/ops/kernel.js";
 import { KERNEL_LOSS, softDiceLoss, softDiceLossPlain } from "../../../src/model/ops/softDice.js";
 import { Rng } from "../../../src/random.js";
+import { loadNative } from "../../../src/worker/native/addon.js";
 import { centralDifference, randomArray, relativeError } from "../model/gradcheck.js";
 import { addonCalls, expectNativeMatchesPlain, randomTensor, useNative } from "./convHarness.js";
 
@@ -48,6 +49,23 @@ describe("VoxSoftDiceLoss", () => {
     const logits = randomTensor([...shape, classes], 60 + classes).mul(2);
     const labels = randomLabels(shape, classes, 61);
     expectNativeMatchesPlain("softDiceLoss", () => [softDiceLoss(logits, labels, smooth)]);
+  });
+});
+
+describe("VoxSoftDiceLoss reproducibility", () => {
+  it("gives bitwise the same loss and sums with 1 and 2 threads", () => {
+    const addon = loadNative();
+    if (!addon) throw new Error("addon missing");
+    const logits = randomTensor([2, 9, 11, 13, 3], 90).mul(3);
+    const labels = randomLabels([2, 9, 11, 13], 3, 91);
+    useNative();
+    const run = (threads: number) => {
+      const before = addon.setNumThreads(threads);
+      const out = tf.engine().runKernel(KERNEL_LOSS, { logits, labels }, { smooth }) as tf.Tensor[];
+      addon.setNumThreads(before);
+      return [out[0], ...out.slice(2)].flatMap((t) => [...t.dataSync()]);
+    };
+    expect(run(1)).toEqual(run(2));
   });
 });
 
