@@ -41,7 +41,8 @@ export function preprocessingTransforms(options: PreprocessOptions = {}, withLab
   const keys = withLabel ? ["image", "label"] : ["image"];
   const chain: Transform[] = [new Spacingd({ keys, pixdim: options.spacing ?? [1, 1, 1] })];
   if (options.cropForeground) chain.push(new CropForegroundd({ keys, sourceKey: "image" }));
-  chain.push(new NormalizeIntensityd({ keys: ["image"], nonzero: true }));
+  // In place: the image here is always a fresh array made by the resampling (or cropping) before it.
+  chain.push(new NormalizeIntensityd({ keys: ["image"], nonzero: true, inPlace: true }));
   return new Compose(chain);
 }
 

@@ -5,6 +5,11 @@ import { withData } from "./spatial.js";
 export interface NormalizeIntensityOptions {
   /** Statistics over nonzero voxels only, and zeros stay zero (MONAI's nonzero=True). Default true. */
   nonzero?: boolean;
+  /**
+   * Overwrite the input's data instead of allocating: only for chains that own the array (the output of a
+   * resampling step), where it saves one volume-sized allocation per case.
+   */
+  inPlace?: boolean;
 }
 
 /**
@@ -19,36 +24,42 @@ export class NormalizeIntensity implements Transform<Volume> {
   apply(volume: Volume, key?: string): Volume {
     if (!(volume.data instanceof Float32Array))
       throw transformError(this.name, "needs a float32 image, got a label map", key);
-    return withData(volume, zscore(volume.data, volume.channels, this.options.nonzero ?? true));
+    const out = this.options.inPlace ? volume.data : undefined;
+    return withData(volume, zscore(volume.data, volume.channels, this.options.nonzero ?? true, out));
   }
 }
 
-export function zscore(data: Float32Array, channels: number, nonzero: boolean): Float32Array {
-  // One pass for every channel's sums, one pass to write: the volume is read twice, not twice per channel.
-  const count = new Float64Array(channels);
-  const sum = new Float64Array(channels);
-  const sumSq = new Float64Array(channels);
-  for (let i = 0; i < data.length; i += channels) {
-    for (let c = 0; c < channels; c++) {
-      const v = data[i + c];
-      if (nonzero && v === 0) continue;
-      count[c]++;
-      sum[c] += v;
-      sumSq[c] += v * v;
-    }
-  }
+/** Z-scores channels-last data per channel into `out` (which may be `data` itself). */
+export function zscore(
+  data: Float32Array,
+  channels: number,
+  nonzero: boolean,
+  out: Float32Array = new Float32Array(data.length),
+): Float32Array {
   const mean = new Float64Array(channels);
   const scale = new Float64Array(channels);
   for (let c = 0; c < channels; c++) {
-    mean[c] = count[c] > 0 ? sum[c] / count[c] : 0;
-    const std = count[c] > 0 ? Math.sqrt(Math.max(sumSq[c] / count[c] - mean[c] * mean[c], 0)) : 0;
+    // Scalar accumulators in a strided loop: V8 keeps them in registers.
+    let n = 0;
+    let sum = 0;
+    let sumSq = 0;
+    for (let i = c; i < data.length; i += channels) {
+      const v = data[i];
+      if (nonzero && v === 0) continue;
+      n++;
+      sum += v;
+      sumSq += v * v;
+    }
+    mean[c] = n > 0 ? sum / n : 0;
+    const std = n > 0 ? Math.sqrt(Math.max(sumSq / n - mean[c] * mean[c], 0)) : 0;
     scale[c] = std > 1e-8 ? 1 / std : 1;
   }
-  const out = new Float32Array(data.length);
-  for (let i = 0; i < data.length; i += channels) {
-    for (let c = 0; c < channels; c++) {
-      const v = data[i + c];
-      out[i + c] = nonzero && v === 0 ? 0 : (v - mean[c]) * scale[c];
+  for (let c = 0; c < channels; c++) {
+    const m = mean[c];
+    const k = scale[c];
+    for (let i = c; i < data.length; i += channels) {
+      const v = data[i];
+      out[i] = nonzero && v === 0 ? 0 : (v - m) * k;
     }
   }
   return out;
