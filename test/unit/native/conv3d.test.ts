@@ -55,6 +55,13 @@ describe("Conv3D native kernel", () => {
     expect(addonCalls.get("conv3d") ?? 0).toBe(0);
   });
 
+  it("stays right when more shapes pass than the primitive cache holds (64), evicting and rebuilding", () => {
+    const w = randomTensor([1, 1, 1, 2, 3], 12) as tf.Tensor5D;
+    const inputs = Array.from({ length: 70 }, (_, i) => randomTensor([1, 1, 1, i + 1, 2], 100 + i) as tf.Tensor5D);
+    // The first shape is evicted by the 69 after it, then built again by the second pass.
+    expectNativeMatchesPlain("conv3d", () => [...inputs, inputs[0]].map((x) => tf.conv3d(x, w, 1, "valid")));
+  });
+
   it("reuses cached primitives when the same shapes come back", () => {
     const x = randomTensor([1, 5, 5, 5, 4], 7) as tf.Tensor5D;
     const w1 = randomTensor([3, 3, 3, 4, 4], 8) as tf.Tensor5D;
