@@ -164,17 +164,23 @@ export function generatePhantom(rng: Rng): Phantom {
   const [preparedGland, preparedTz] = [prepare(gland), prepare(tz)];
   const preparedLesion = lesion ? prepare(lesion) : null;
   const glandBox = boundingBox(gland, shape, spacing);
+  // Layers that are cylinders along z look the same on every slice, and painting is linear in the texture
+  // value t, so their whole stack is worked out once per in-plane pixel as value = a + b·t.
+  const flat = layers.findIndex((l) => l.shape.axes[2] !== Infinity);
+  const planeLayers = flat < 0 ? layers.length : flat;
+  const plane = flattenCylinders(layers.slice(0, planeLayers), shapes, colour, shape, spacing, extent);
   const value = [0, 0];
   let v = 0;
   for (let z = 0; z < shape[2]; z++) {
     const pz = (z + 0.5) * spacing[2] - extent[2] / 2;
-    for (let y = 0; y < shape[1]; y++) {
+    for (let y = 0, p = 0; y < shape[1]; y++) {
       const py = (y + 0.5) * spacing[1] - extent[1] / 2;
-      for (let x = 0; x < shape[0]; x++, v++) {
+      for (let x = 0; x < shape[0]; x++, v++, p++) {
         const px = (x + 0.5) * spacing[0] - extent[0] / 2;
         const t = texture[v];
-        paint(value, colour.air, TEXTURE.air, t, 1);
-        for (let k = 0; k < layers.length; k++) {
+        value[0] = plane[0][p] + plane[1][p] * t;
+        value[1] = plane[2][p] + plane[3][p] * t;
+        for (let k = planeLayers; k < layers.length; k++) {
           if (!inside(boxes[k], x, y, z)) continue;
           const m = membership(shapes[k], px, py, pz);
           if (m > 0) paint(value, colour[layers[k].tissue], TEXTURE[layers[k].tissue], t, m);
@@ -264,6 +270,47 @@ function anatomy(rng: Rng, extent: number[], gland: Shape): Layer[] {
 
 function cylinder(x: number, y: number, a: number, b: number): Shape {
   return { center: [x, y, 0], axes: [a, b, Infinity], angle: 0 };
+}
+
+/**
+ * Paints air and then each cylinder layer on one slice, keeping every pixel's value as a + b·t per channel
+ * (t the texture value): returns [a T2, b T2, a ADC, b ADC] planes.
+ */
+function flattenCylinders(
+  layers: Layer[],
+  shapes: PreparedShape[],
+  colour: Record<Tissue, number[]>,
+  shape: Shape3,
+  spacing: Shape3,
+  extent: number[],
+): Float32Array[] {
+  const n = shape[0] * shape[1];
+  const planes = [0, 1, 2, 3].map(() => new Float32Array(n));
+  const boxes = layers.map((l) => boundingBox(l.shape, shape, spacing));
+  // Painting tissue T with texture amplitude A at weight m: a += (T(1−A) − a)·m, b += (2TA − b)·m.
+  const blend = (p: number, tissue: Tissue, m: number) => {
+    const amp = TEXTURE[tissue];
+    for (let c = 0; c < 2; c++) {
+      const a = planes[2 * c];
+      const b = planes[2 * c + 1];
+      const t = colour[tissue][c];
+      a[p] += (t * (1 - amp) - a[p]) * m;
+      b[p] += (2 * t * amp - b[p]) * m;
+    }
+  };
+  for (let y = 0, p = 0; y < shape[1]; y++) {
+    const py = (y + 0.5) * spacing[1] - extent[1] / 2;
+    for (let x = 0; x < shape[0]; x++, p++) {
+      const px = (x + 0.5) * spacing[0] - extent[0] / 2;
+      blend(p, "air", 1);
+      for (let k = 0; k < layers.length; k++) {
+        if (!inside(boxes[k], x, y, 0)) continue;
+        const m = membership(shapes[k], px, py, 0);
+        if (m > 0) blend(p, layers[k].tissue, m);
+      }
+    }
+  }
+  return planes;
 }
 
 /** PZ crescent, anterior stroma, TZ and an optional PZ lesion; returns the label of the voxel. */
