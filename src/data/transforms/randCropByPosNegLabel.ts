@@ -8,7 +8,7 @@ import {
   transformError,
   volumeAt,
 } from "./base.js";
-import { extractRegion } from "./spatial.js";
+import { SpatialCrop } from "./spatial.js";
 
 export interface RandCropByPosNegLabeldOptions {
   keys: readonly string[];
@@ -97,6 +97,7 @@ export class RandCropByPosNegLabeld extends RandomizableTransform implements Tra
   apply(sample: Sample): Sample {
     const label = volumeAt(sample, this.options.labelKey, this.name);
     this.randomize(label);
+    const crop = new SpatialCrop(this.start, this.size);
     return mapKeys(sample, this.options.keys, this.name, (v, key) => {
       if (v.shape.some((n, a) => n !== label.shape[a])) {
         throw transformError(
@@ -105,7 +106,7 @@ export class RandCropByPosNegLabeld extends RandomizableTransform implements Tra
           key,
         );
       }
-      return extractRegion(v, this.start, this.size);
+      return crop.apply(v);
     });
   }
 }

@@ -121,6 +121,11 @@ export class RandRotated extends RandomizableTransform implements Transform<Samp
     return this;
   }
 
+  /** The angle drawn by the last randomize(). */
+  get angle(): number {
+    return this.rotator.angle;
+  }
+
   randomize(): void {
     this.rotator.randomize();
   }

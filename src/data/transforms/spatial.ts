@@ -1,5 +1,20 @@
 import type { Affine } from "../nifti/affine.js";
 import type { Shape3, Volume } from "../volume.js";
+import type { Transform } from "./base.js";
+
+/** Crops (and where the region leaves the volume, zero-pads) to [start, start + size): MONAI's SpatialCrop. */
+export class SpatialCrop implements Transform<Volume> {
+  readonly name = "SpatialCrop";
+
+  constructor(
+    readonly start: readonly number[],
+    readonly size: Shape3,
+  ) {}
+
+  apply(volume: Volume): Volume {
+    return extractRegion(volume, this.start, this.size);
+  }
+}
 
 /**
  * The region [start, start + size) of a volume; parts outside the volume are filled with `padValue`, so
