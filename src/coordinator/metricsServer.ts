@@ -3,7 +3,7 @@
  *
  *   const server = await startMetricsServer({ registry: metrics.registry, port: 9464, host: "127.0.0.1" });
  *   console.log(server.url);   // http://127.0.0.1:9464/metrics (port 0 → the port the OS chose)
- *   await server.close();
+ *   await server.close();   // after one last scrape, if something is scraping, so the final figures land
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -21,8 +21,15 @@ export interface MetricsServer {
   /** Full URL of the metrics page, e.g. http://127.0.0.1:9464/metrics */
   url: string;
   port: number;
-  close(): Promise<void>;
+  /**
+   * Stops serving. When a scraper has come at a steady pace (two scrapes or more), waits first for its next
+   * scrape (at most two intervals and a second, never over 15 s) so that Prometheus sees the figures recorded at the very
+   * end of a run (the last validation); `{ finalScrape: false }` closes at once.
+   */
+  close(options?: { finalScrape?: boolean }): Promise<void>;
 }
+
+const maxFinalScrapeWaitMs = 15_000;
 
 /** Listens until close(). A busy or forbidden port, or a host not on this machine, is the user's InputError. */
 export async function startMetricsServer(options: MetricsServerOptions): Promise<MetricsServer> {
@@ -30,8 +37,9 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw inputError("--metrics-port", `${port} is not a port number (0 to 65535)`);
   }
+  const scrapes = new ScrapeClock();
   const server = createServer((request, response) => {
-    serve(registry, request, response).catch((error: unknown) => {
+    serve(registry, request, response, scrapes).catch((error: unknown) => {
       // A failing collector must not take the run down; the scrape shows the failure instead.
       if (!response.headersSent) response.writeHead(500, { "content-type": "text/plain" });
       response.end(`collecting metrics failed: ${error instanceof Error ? error.message : String(error)}\n`);
@@ -48,16 +56,52 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
   return {
     url: `http://${urlHost}:${actualPort}/metrics`,
     port: actualPort,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
+    close: async (closeOptions = {}) => {
+      if (closeOptions.finalScrape ?? true) await scrapes.next(maxFinalScrapeWaitMs);
+      await new Promise<void>((resolve, reject) => {
         server.close((error) => (error ? reject(error) : resolve()));
         // Prometheus keeps its scrape connection alive; without this close() waits for it to time out.
         server.closeAllConnections();
-      }),
+      });
+    },
   };
 }
 
-async function serve(registry: Registry, request: IncomingMessage, response: ServerResponse): Promise<void> {
+/** When the scrapes came, so close() can wait for the next one of a steady scraper. */
+class ScrapeClock {
+  private previous = 0;
+  private last = 0;
+  private waiters: (() => void)[] = [];
+
+  served(): void {
+    this.previous = this.last;
+    this.last = Date.now();
+    for (const wake of this.waiters.splice(0)) wake();
+  }
+
+  /** Resolves after the next scrape, or at once when nothing scrapes at a known pace. */
+  next(capMs: number): Promise<void> {
+    if (this.previous === 0) return Promise.resolve();
+    const interval = this.last - this.previous;
+    // Slack of a second for a scraper (or a machine) that is late once.
+    const waitMs = Math.min(capMs, this.last + 2 * interval + 1000 - Date.now());
+    if (waitMs <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, waitMs);
+      this.waiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}
+
+async function serve(
+  registry: Registry,
+  request: IncomingMessage,
+  response: ServerResponse,
+  scrapes: ScrapeClock,
+): Promise<void> {
   const path = (request.url ?? "/").split("?")[0];
   if (path !== "/metrics") {
     response.writeHead(404, { "content-type": "text/plain" }).end("voxring serves /metrics only\n");
@@ -69,7 +113,7 @@ async function serve(registry: Registry, request: IncomingMessage, response: Ser
   }
   const body = await registry.metrics();
   response.writeHead(200, { "content-type": registry.contentType });
-  response.end(request.method === "HEAD" ? undefined : body);
+  response.end(request.method === "HEAD" ? undefined : body, () => scrapes.served());
 }
 
 function listenError(error: NodeJS.ErrnoException, host: string, port: number): Error {

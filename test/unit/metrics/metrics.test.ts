@@ -160,6 +160,30 @@ describe("startMetricsServer", () => {
     await expect(closing).resolves.toBeUndefined();
   });
 
+  it("lets a steady scraper take one last scrape on close, so figures recorded at the end are seen", async () => {
+    const metrics = createMetrics(["PZ"], { defaultMetrics: false });
+    const running = await startMetricsServer({ registry: metrics.registry, port: 0, host: "127.0.0.1" });
+    const seen: number[] = [];
+    let scraping = true;
+    const scraper = (async () => {
+      while (scraping) {
+        try {
+          seen.push(sampleValue(await (await fetch(running.url)).text(), "voxring_workers_up"));
+        } catch {
+          return; // the server closed
+        }
+        await new Promise((resolve) => setTimeout(resolve, 150));
+      }
+    })();
+    while (seen.length < 3) await new Promise((resolve) => setTimeout(resolve, 50));
+    metrics.setWorkersUp(7);
+    await running.close();
+    scraping = false;
+    await scraper;
+    expect(seen.at(-1)).toBe(7);
+    expect(seen.slice(0, 3)).toEqual([0, 0, 0]);
+  });
+
   it("turns a busy port into an InputError naming --metrics-port", async () => {
     const blocker = createServer();
     await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
