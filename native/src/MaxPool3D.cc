@@ -25,6 +25,7 @@ void MaxPoolForward(const float* x, float* y, const ConvGeometry& g) {
           for (int64_t h = sh.begin; h < sh.end; h++)
             for (int64_t w = sw.begin; w < sw.end; w++) {
               const float* in = x + (((n * g.id + d) * g.ih + h) * g.iw + w) * c;
+#pragma omp simd
               for (int64_t k = 0; k < c; k++) out[k] = in[k] > out[k] ? in[k] : out[k];
             }
       }

@@ -18,6 +18,9 @@ const cases: [number, number, Triple, Triple, "same" | "valid" | number][] = [
   [1, 16, [3, 3, 3], [1, 1, 1], "same"],
   [2, 3, [3, 3, 3], [2, 2, 2], "valid"],
   [1, 3, [3, 3, 3], [2, 2, 2], 1],
+  // Tiling windows (stride == window) write dx directly; the padded one starts its first window before 0.
+  [2, 3, [2, 2, 2], [2, 2, 2], 1],
+  [1, 16, [1, 2, 2], [1, 2, 2], "valid"],
 ];
 
 function pooledLoss(x: tf.Tensor5D, f: Triple, s: Triple, pad: "same" | "valid" | number, seed: number) {
