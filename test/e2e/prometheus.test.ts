@@ -1,6 +1,8 @@
 /**
- * The dashboards against a real Prometheus: start `prometheus` on loopback scraping a voxring metrics
- * endpoint every second, then ask its HTTP API for every PromQL expression of dashboards/ and require data.
+ * The dashboards against a real Prometheus: `prometheus` on loopback scrapes, every half second, a short
+ * real training run (`orchestrate train --preset smoke --gpus 2 --metrics-port P`) and, beside it, the
+ * metrics module fed a realistic run by a driver; then every PromQL expression of dashboards/ must return
+ * finite data for each of the two targets (the dashboards' $instance), over the time it was up.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -12,10 +14,11 @@ import { createMetrics, type MetricsServer, startMetricsServer } from "../../src
 import { Rng } from "../../src/random.js";
 import { recordRealisticRun } from "../unit/metrics/fixture.js";
 import { dashboardQueries, substituteGrafanaVariables } from "../unit/metrics/promql.js";
+import { build, type Finished, type Running, start } from "./trainHelpers.js";
 
-interface Sample {
+interface Series {
   metric: Record<string, string>;
-  value: [number, string];
+  values: [number, string][];
 }
 
 async function freePort(): Promise<number> {
@@ -58,32 +61,63 @@ describe("dashboards against a real Prometheus", () => {
   let prometheus: ChildProcess | undefined;
   let prometheusLog = "";
   let api: string;
-  let endpoint: MetricsServer | undefined;
+  let driverEndpoint: MetricsServer | undefined;
   let driver: NodeJS.Timeout | undefined;
+  let training: Running | undefined;
+  let finished: Finished;
+  /** The two scrape targets, as Prometheus labels them (instance). */
+  const targets = { run: "", driver: "" };
+  let startedAt = 0;
+  let endedAt = 0;
 
-  const query = async (expr: string): Promise<Sample[]> => {
-    const response = await fetch(`${api}/api/v1/query?query=${encodeURIComponent(expr)}`);
-    const body = (await response.json()) as { status: string; error?: string; data: { result: Sample[] } };
-    if (body.status !== "success") throw new Error(`${expr}: ${body.error}`);
+  const call = async <T>(path: string, params: Record<string, string>): Promise<T> => {
+    const response = await fetch(`${api}${path}?${new URLSearchParams(params)}`);
+    const body = (await response.json()) as { status: string; error?: string; data: { result: T } };
+    if (body.status !== "success") throw new Error(`${params.query}: ${body.error}`);
     return body.data.result;
   };
+  /** Every sample of `expr` while the run was going (start to end, half-second resolution). */
+  const overRun = (expr: string) =>
+    call<Series[]>("/api/v1/query_range", {
+      query: expr,
+      start: String(startedAt / 1000),
+      end: String(endedAt / 1000),
+      step: "0.5",
+    });
+  const finiteValues = (series: Series[]) =>
+    series.flatMap((s) => s.values.map(([, v]) => Number(v))).filter((v) => Number.isFinite(v));
 
   beforeAll(async () => {
+    build();
     dir = mkdtempSync(join(tmpdir(), "voxring-prometheus-"));
-    // The endpoint: the metrics module fed a realistic two-rank run, a step every 250 ms.
+    startedAt = Date.now();
+
+    // Beside the run, a driven endpoint: the metrics module fed a realistic two-rank run, a step every 250 ms.
     const metrics = createMetrics(["background", "PZ", "TZ"]);
-    endpoint = await startMetricsServer({ registry: metrics.registry, port: 0, host: "127.0.0.1" });
+    driverEndpoint = await startMetricsServer({ registry: metrics.registry, port: 0, host: "127.0.0.1" });
     const rng = new Rng(21);
     let step = 1;
     metrics.incRestarts();
     driver = setInterval(() => recordRealisticRun(metrics, { ranks: 2, steps: 1, firstStep: step++, rng }), 250);
+    targets.driver = new URL(driverEndpoint.url).host;
 
+    const runPort = await freePort();
+    targets.run = `127.0.0.1:${runPort}`;
     const port = await freePort();
     api = `http://127.0.0.1:${port}`;
-    const target = new URL(endpoint.url).host;
     writeFileSync(
       join(dir, "prometheus.yml"),
-      `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: voxring\n    static_configs:\n      - targets: ["${target}"]\n`,
+      [
+        "global:",
+        "  scrape_interval: 500ms",
+        "  scrape_timeout: 400ms",
+        "  evaluation_interval: 1s",
+        "scrape_configs:",
+        "  - job_name: voxring",
+        "    static_configs:",
+        `      - targets: ["${targets.run}", "${targets.driver}"]`,
+        "",
+      ].join("\n"),
     );
     prometheus = spawn(
       "prometheus",
@@ -99,43 +133,76 @@ describe("dashboards against a real Prometheus", () => {
       prometheusLog = (prometheusLog + chunk.toString()).slice(-4000);
     });
     await waitFor("Prometheus to be ready", 30, async () => ((await fetch(`${api}/-/ready`)).ok ? true : undefined));
-    // Rates over a 10 s window need a few scrapes of a moving run.
-    await waitFor("eight scrapes of the endpoint", 40, async () => {
-      const [sample] = await query('count_over_time(up{job="voxring"}[1m])');
-      return sample && Number(sample.value[1]) >= 8 ? true : undefined;
-    });
-  }, 90_000);
+
+    // A real run: two workers in a ring, one epoch of 8 steps, one validation (the slow part), then exit.
+    training = start([
+      "train",
+      "--preset",
+      "smoke",
+      "--gpus",
+      "2",
+      "--epochs",
+      "1",
+      "--steps-per-epoch",
+      "8",
+      "--val-overlap",
+      "0",
+      "--metrics-port",
+      String(runPort),
+      "--out",
+      join(dir, "run"),
+    ]);
+    // SIGTERM stops the coordinator and its workers (they watch it); a hung run must not hang the suite.
+    const timeout = setTimeout(() => stop(training?.child), 150_000);
+    finished = await training.done;
+    clearTimeout(timeout);
+    // The run's last scrape lands in the TSDB just after the run's exit.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    endedAt = Date.now();
+  }, 240_000);
 
   afterAll(async () => {
     clearInterval(driver);
+    await stop(training?.child);
     await stop(prometheus);
-    await endpoint?.close();
+    await driverEndpoint?.close({ finalScrape: false });
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it("scrapes the endpoint as healthy", async () => {
-    const [up] = await query('up{job="voxring"}');
-    expect(up?.value[1], prometheusLog).toBe("1");
-  });
-
-  it("returns finite data for every PromQL expression of the dashboards", async () => {
-    const queries = dashboardQueries();
-    expect(queries.length).toBeGreaterThan(20);
-    const empty: string[] = [];
-    for (const { dashboard, panel, expr } of queries) {
-      const result = await query(substituteGrafanaVariables(expr, "10s"));
-      const finite = result.filter((s) => Number.isFinite(Number(s.value[1])));
-      if (finite.length === 0) empty.push(`${dashboard}: ${panel}: ${expr}`);
+  it("scraped a run that completed", async () => {
+    expect(finished.code, finished.stderr.slice(-3000)).toBe(0);
+    expect(finished.stderr).toMatch(/voxring run completed/);
+    for (const instance of [targets.run, targets.driver]) {
+      const up = finiteValues(await overRun(`up{instance="${instance}"}`));
+      expect(Math.max(...up), `${instance}: ${prometheusLog}`).toBe(1);
     }
-    expect(empty).toEqual([]);
   });
 
-  it("shows what was recorded: every rank and class, a moving step counter", async () => {
-    const ranks = (await query("voxring_train_loss")).map((s) => s.metric.rank).sort();
-    expect(ranks).toEqual(["0", "1"]);
-    const classes = (await query("voxring_val_dice")).map((s) => s.metric.class).sort();
-    expect(classes).toEqual(["PZ", "TZ", "background"]);
-    const [progress] = await query("delta(voxring_global_step[5s])");
-    expect(Number(progress.value[1])).toBeGreaterThan(0);
+  it.each(["run", "driver"] as const)(
+    "has finite data for every PromQL expression of the dashboards (%s)",
+    async (which) => {
+      const queries = dashboardQueries();
+      expect(queries.length).toBeGreaterThan(20);
+      const empty: string[] = [];
+      for (const { dashboard, panel, expr } of queries) {
+        const concrete = substituteGrafanaVariables(expr.replaceAll("$instance", targets[which]), "5s");
+        if (finiteValues(await overRun(concrete)).length === 0) empty.push(`${dashboard}: ${panel}: ${concrete}`);
+      }
+      expect(empty).toEqual([]);
+    },
+  );
+
+  it("shows the run as it was: both ranks, dataset.json's foreground classes, 8 steps, 2 workers up", async () => {
+    expect(finished.code).toBe(0);
+    const instance = `instance="${targets.run}"`;
+    const ranks = new Set((await overRun(`voxring_train_loss{${instance}}`)).map((s) => s.metric.rank));
+    expect([...ranks].sort()).toEqual(["0", "1"]);
+    const classes = new Set((await overRun(`voxring_val_dice{${instance}}`)).map((s) => s.metric.class));
+    expect([...classes].sort()).toEqual(["PZ", "TZ"]);
+    expect(Math.max(...finiteValues(await overRun(`voxring_global_step{${instance}}`)))).toBe(8);
+    const sent = await overRun(`voxring_allreduce_bytes_total{${instance}}`);
+    for (const series of sent) expect(Number(series.values.at(-1)?.[1])).toBeGreaterThan(0);
+    expect(sent).toHaveLength(2);
+    expect(Math.max(...finiteValues(await overRun(`voxring_workers_up{${instance}}`)))).toBe(2);
   });
 });
