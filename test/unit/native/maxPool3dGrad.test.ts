@@ -46,7 +46,7 @@ describe("MaxPool3DGrad native kernel", () => {
   it("gives the finite-difference gradient for a window of unequal height and width", () => {
     // Distinct values one apart: a step of 0.25 never changes a window's winner, so differences are exact.
     const rng = new Rng(71);
-    const shape = [1, 3, 4, 7, 2];
+    const shape: [number, number, number, number, number] = [1, 3, 4, 7, 2];
     const size = shape.reduce((a, b) => a * b, 1);
     const values = new Float32Array(rng.shuffle([...Array(size).keys()]));
     const x = tf.tensor(values, shape) as tf.Tensor5D;
