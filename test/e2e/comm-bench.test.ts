@@ -1,0 +1,47 @@
+import { execFileSync, spawnSync } from "node:child_process";
+import { resolve } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+
+/** `orchestrate bench allreduce` through the built CLI: real forked processes, a small size (no speed goal here). */
+const root = resolve(import.meta.dirname, "../..");
+const cli = resolve(root, "dist/src/coordinator/cli.js");
+
+describe("orchestrate bench allreduce", () => {
+  beforeAll(() => {
+    try {
+      execFileSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: root, stdio: "ignore" });
+    } catch {
+      // type errors elsewhere in the tree do not stop tsc from emitting
+    }
+  });
+
+  it("reports busbw, algbw and p2p for 3 workers as one JSON line, having checked the reduced values", () => {
+    const run = spawnSync(
+      process.execPath,
+      [cli, "bench", "allreduce", "--workers", "3", "--mb", "3", "--iterations", "2", "--json"],
+      {
+        cwd: root,
+        encoding: "utf8",
+        timeout: 120_000,
+      },
+    );
+    expect(run.stderr).toBe("");
+    expect(run.status).toBe(0);
+    const result = JSON.parse(run.stdout.trim().split("\n").at(-1) as string);
+    expect(result).toMatchObject({ workers: 3, mb: 3, iterations: 2 });
+    for (const key of ["algbw_GBps", "busbw_GBps", "p2p_GBps", "seconds_per_iter"])
+      expect(result[key]).toBeGreaterThan(0);
+    expect(result.busbw_GBps).toBeCloseTo((result.algbw_GBps * 4) / 3, 2);
+  });
+
+  it("refuses a bad --workers with one line on stderr and status 2", () => {
+    const run = spawnSync(process.execPath, [cli, "bench", "allreduce", "--workers", "0", "--json"], {
+      cwd: root,
+      encoding: "utf8",
+    });
+    expect(run.status).toBe(2);
+    expect(run.stderr.trim().split("\n")).toHaveLength(1);
+    expect(run.stderr).toMatch(/--workers/);
+    expect(run.stdout).toBe("");
+  });
+});
