@@ -63,6 +63,7 @@ export class RingAllReduce {
   readonly stats = { bytesSent: 0, bytesReceived: 0 };
   private push?: zmq.Push;
   private op = 0;
+  private pending: Promise<unknown> = Promise.resolve();
   private broken?: Error;
   private readonly chunkBytes: number;
   private readonly timeoutMs: number;
@@ -205,10 +206,20 @@ export class RingAllReduce {
   }
 
   /**
+   * Collectives run one at a time in call order: a caller that starts the next one before awaiting the
+   * last gets the same numbering on every rank instead of interleaved frames.
+   */
+  private collective(...args: Parameters<RingAllReduce["runCollective"]>): Promise<void> {
+    const run = this.pending.then(() => this.runCollective(...args));
+    this.pending = run.catch(() => {});
+    return run;
+  }
+
+  /**
    * One collective: `start` queues this rank's first frames and returns the handler for each received
    * frame, which may queue more. Frames are checked against the plan before the handler sees them.
    */
-  private async collective(
+  private async runCollective(
     kind: FrameKind,
     wire: WireType,
     expectedFrames: number,

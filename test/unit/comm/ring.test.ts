@@ -88,6 +88,25 @@ describe("RingAllReduce", () => {
     }
   });
 
+  it("runs collectives started back to back without awaiting in call order", async () => {
+    rings = await openRing(3, { chunkBytes: 4096 });
+    const a = integerInputs(3, 5000, 21);
+    const b = integerInputs(3, 333, 22);
+    const sumA = exactSum(a);
+    const sumB = exactSum(b);
+    await Promise.all(
+      rings.flatMap((ring, rank) => [
+        ring.allReduce(a[rank], { average: false }),
+        ring.barrier(),
+        ring.allReduce(b[rank], { average: false }),
+      ]),
+    );
+    for (let rank = 0; rank < 3; rank++) {
+      expect(firstMismatch(a[rank], sumA)).toBe(-1);
+      expect(firstMismatch(b[rank], sumB)).toBe(-1);
+    }
+  });
+
   it("rejects a frame of the wrong size (ranks disagree on the length) instead of reducing it", async () => {
     // The rank that sees the bad frame fails at once; its neighbour then waits in vain, hence the short timeout.
     rings = await openRing(2, { chunkBytes: 4096, timeoutMs: 1000 });
