@@ -1,7 +1,9 @@
 /**
  * `predict --png`: the middle axial slice of the input, the T2 channel in grey (1st–99th percentile window),
  * each predicted class as a translucent colour, and a legend naming the classes. Drawn with the run
- * pictures' raster (src/coordinator/plot) so the colours match RUN/val_preview.png.
+ * pictures' raster (src/coordinator/plot) so the colours match RUN/val_preview.png. Displayed the way
+ * radiologists read axial slices, whatever the voxel order: anterior up, the patient's right on the left
+ * (the affine's world axes are RAS+, as in NIfTI).
  */
 import { Canvas } from "../coordinator/plot/canvas.js";
 import { classColor } from "../coordinator/plot/preview.js";
@@ -36,11 +38,16 @@ export function writePredictionPreview(
   const sorted = Float32Array.from(slice).sort();
   const lo = sorted[Math.floor((sorted.length - 1) * 0.01)];
   const hi = sorted[Math.floor((sorted.length - 1) * 0.99)];
+  // Voxel axis j pointing anterior (+y world) puts its high end at the top; axis i pointing to the patient's
+  // right (+x world) puts its high end on the left.
+  const flipRows = image.affine[1][1] > 0;
+  const flipColumns = image.affine[0][0] > 0;
   for (let py = 0; py < h; py++) {
-    // Row 0 is the highest y: with the usual RAS-like affines anterior ends up at the top.
-    const y = Y - 1 - Math.min(Y - 1, Math.floor(py / scale));
+    const row = Math.min(Y - 1, Math.floor(py / scale));
+    const y = flipRows ? Y - 1 - row : row;
     for (let px = 0; px < w; px++) {
-      const x = Math.min(X - 1, Math.floor(px / scale));
+      const column = Math.min(X - 1, Math.floor(px / scale));
+      const x = flipColumns ? X - 1 - column : column;
       const grey = Math.max(0, Math.min(255, ((slice[y * X + x] - lo) / (hi - lo || 1)) * 255));
       canvas.setPixel(px, 14 + py, [grey, grey, grey]);
       const k = labels[(z * Y + y) * X + x];
