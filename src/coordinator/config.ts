@@ -102,7 +102,7 @@ export const presets: Record<PresetName, TrainSettings> = {
     batch: 1,
     stepsPerEpoch: 2,
     valEvery: 1,
-    valWindow: [32, 32, 16],
+    valWindow: [64, 64, 32],
     synthCases: 4,
     valFraction: 0.25,
     checksumEvery: 1,

@@ -22,7 +22,7 @@ export function writePreviewPng(path: string, cases: PreviewCase[], labelNames: 
   const columns = Math.min(4, Math.max(1, cases.length));
   const rows = Math.ceil(cases.length / columns);
   const legendHeight = 20;
-  const canvas = new Canvas(columns * tileSize, rows * (tileSize + 14) + legendHeight, [0, 0, 0]);
+  const canvas = new Canvas(Math.max(400, columns * tileSize), rows * (tileSize + 14) + legendHeight, [0, 0, 0]);
   cases.forEach((c, i) => {
     const tile = drawTile(c);
     const x = (i % columns) * tileSize;
