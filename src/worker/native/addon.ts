@@ -131,6 +131,11 @@ export function loadNative(): NativeAddon | null {
     );
     return cached;
   }
+  // Read by libgomp once, when the addon loads it. Idle OpenMP threads that spin steal the core their team
+  // mates need whenever the machine runs more threads than cores (several workers, other jobs): measured on
+  // a busy 2-core machine, conv3d 16→16 at 32³ ran 2× faster and a bench U-Net step 10–30% faster with
+  // passive waiting. Waking a sleeping thread costs microseconds, nothing next to a millisecond kernel.
+  process.env.OMP_WAIT_POLICY ??= "passive";
   try {
     cached = createRequire(import.meta.url)(path) as NativeAddon;
   } catch (error) {
