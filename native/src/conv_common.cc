@@ -11,7 +11,9 @@ std::string ConvGeometry::Key(const char* kind) const {
   for (int64_t v : {n, id, ih, iw, ic, od, oh, ow, oc, kd, kh, kw, sd, sh, sw, padFront, padTop, padLeft, padBack,
                     padBottom, padRight})
     key += ":" + std::to_string(v);
-  return key;
+  // oneDNN fixes a primitive's thread partitioning when it is created: after setNumThreads the cache must
+  // build new ones rather than run old ones with the old team size.
+  return key + ":threads" + std::to_string(omp_get_max_threads());
 }
 
 bool ReadConvGeometry(const Napi::Env& env, const Napi::Value& v, ConvGeometry& g) {

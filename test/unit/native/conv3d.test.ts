@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
+import { loadNative } from "../../../src/worker/native/addon.js";
 import { addonCalls, expectNativeMatchesPlain, randomTensor, useNative } from "./convHarness.js";
 
 type Triple = [number, number, number];
@@ -60,6 +61,22 @@ describe("Conv3D native kernel", () => {
     const inputs = Array.from({ length: 70 }, (_, i) => randomTensor([1, 1, 1, i + 1, 2], 100 + i) as tf.Tensor5D);
     // The first shape is evicted by the 69 after it, then built again by the second pass.
     expectNativeMatchesPlain("conv3d", () => [...inputs, inputs[0]].map((x) => tf.conv3d(x, w, 1, "valid")));
+  });
+
+  it("stays right when the thread count changes between calls of one shape", () => {
+    const addon = loadNative();
+    if (!addon) throw new Error("native addon not built");
+    const x = randomTensor([2, 7, 5, 9, 16], 13) as tf.Tensor5D;
+    const w = randomTensor([3, 3, 3, 16, 16], 14) as tf.Tensor5D;
+    const before = addon.setNumThreads(2);
+    try {
+      for (const threads of [2, 1, 2]) {
+        addon.setNumThreads(threads);
+        expectNativeMatchesPlain("conv3d", () => [tf.conv3d(x, w, 1, "same")]);
+      }
+    } finally {
+      addon.setNumThreads(before);
+    }
   });
 
   it("reuses cached primitives when the same shapes come back", () => {
