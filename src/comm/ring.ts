@@ -1,6 +1,7 @@
 import * as zmq from "zeromq";
 import { addHalfInto, decodeHalf, encodeHalf, halfBitsFromFloatBits } from "./fp16.js";
 import { bytesOf, float32View, uint16View } from "./frames.js";
+import { addInto, addScaleBoth, warmReduce } from "./reduce.js";
 import { decodeHeader, encodeHeader, type FrameHeader, FrameKind, HEADER_BYTES, WireType } from "./ringFrame.js";
 import { chunkRange, framesToReceive, type RingPlan, receiveSegment, ringPlan } from "./ringPlan.js";
 import { type RunKeys, requireKeysFor, secureClient, secureServer } from "./security.js";
@@ -102,6 +103,7 @@ export class RingAllReduce {
       linger: 0,
     });
     secureServer(pull, options.keys);
+    warmReduce();
     await pull.bind(bind.replace(/:0$/, ":*"));
     let endpoint = pull.lastEndpoint ?? bind;
     if (options.advertiseHost) endpoint = endpoint.replace(/^tcp:\/\/.*:(\d+)$/, `tcp://${options.advertiseHost}:$1`);
@@ -351,18 +353,10 @@ class SendQueue {
   }
 }
 
-function addInto(src: Float32Array, dst: Float32Array): void {
-  for (let i = 0; i < dst.length; i++) dst[i] += src[i];
-}
-
 /** dst = out = (dst + payload) / divisor; `out` is the payload's own memory, which this rank owns. */
 function finish(payload: Buffer, target: Float32Array, divisor: number): Buffer {
   const src = float32View(payload);
-  for (let i = 0; i < target.length; i++) {
-    const v = (target[i] + src[i]) / divisor;
-    target[i] = v;
-    src[i] = v;
-  }
+  addScaleBoth(src, target, divisor);
   return bytesOf(src);
 }
 

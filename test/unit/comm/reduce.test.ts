@@ -1,0 +1,31 @@
+import { describe, expect, it } from "vitest";
+import { addInto, addScaleBoth, warmReduce } from "../../../src/comm/reduce.js";
+import { Rng } from "../../../src/random.js";
+
+/** The ring's arithmetic, native (when the addon is built) or plain, against a plain float32 loop. */
+describe("ring reductions", () => {
+  it("add in place bitwise like a float32 loop, on sizes around the native slices", () => {
+    warmReduce();
+    const rng = new Rng(5);
+    for (const n of [0, 1, 4095, 4096, 16_383, 16_385, 100_003]) {
+      const a = Float32Array.from({ length: n }, () => rng.normal() * 1e3);
+      const b = Float32Array.from({ length: n }, () => rng.normal());
+      const expected = a.map((x, i) => Math.fround(x + b[i]));
+      addInto(b, a);
+      expect(Buffer.from(a.buffer).equals(Buffer.from(expected.buffer))).toBe(true);
+    }
+    expect(() => addInto(new Float32Array(3), new Float32Array(4))).toThrow(RangeError);
+  });
+
+  it("finish with a correctly rounded average written to both arrays", () => {
+    const rng = new Rng(6);
+    for (const divisor of [1, 3, 7]) {
+      const dst = Float32Array.from({ length: 20_001 }, () => rng.normal());
+      const other = Float32Array.from({ length: 20_001 }, () => rng.normal());
+      const expected = dst.map((x, i) => Math.fround(Math.fround(x + other[i]) / divisor));
+      addScaleBoth(other, dst, divisor);
+      expect(Buffer.from(dst.buffer).equals(Buffer.from(expected.buffer))).toBe(true);
+      expect(Buffer.from(other.buffer).equals(Buffer.from(expected.buffer))).toBe(true);
+    }
+  });
+});
