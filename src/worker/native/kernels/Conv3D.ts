@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import type { NativeKernelConfig } from "../register.js";
-import { convGeometry } from "./convGeometry.js";
+import { convGeometry, type Shape5 } from "./convGeometry.js";
 import {
   type CpuBackendLike,
   float32Values,
@@ -8,8 +8,6 @@ import {
   runFallback,
   uninitializedFloat32,
 } from "./cpuTensors.js";
-
-type Shape5 = [number, number, number, number, number];
 
 /** Conv3D forward on oneDNN (native/src/Conv3D.cc); dilated or NCDHW convolutions run the plain kernel. */
 export const conv3DConfig: NativeKernelConfig = {

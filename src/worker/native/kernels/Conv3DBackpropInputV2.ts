@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import type { NativeKernelConfig } from "../register.js";
-import { convGeometry, shapeIs } from "./convGeometry.js";
+import { convGeometry, type Shape5, shapeIs } from "./convGeometry.js";
 import {
   type CpuBackendLike,
   float32Values,
@@ -8,8 +8,6 @@ import {
   runFallback,
   uninitializedFloat32,
 } from "./cpuTensors.js";
-
-type Shape5 = [number, number, number, number, number];
 
 /**
  * Conv3DBackpropInputV2 on oneDNN (native/src/Conv3DBackpropInputV2.cc): the gradient of Conv3D for its input

@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import type { NativeKernelConfig } from "../register.js";
-import { poolGeometry } from "./convGeometry.js";
+import { poolGeometry, type Shape5 } from "./convGeometry.js";
 import {
   type CpuBackendLike,
   float32Values,
@@ -8,8 +8,6 @@ import {
   runFallback,
   uninitializedFloat32,
 } from "./cpuTensors.js";
-
-type Shape5 = [number, number, number, number, number];
 
 /** MaxPool3D, NDHWC, hand-written OpenMP loops (native/src/MaxPool3D.cc) with tfjs's semantics. */
 export const maxPool3DConfig: NativeKernelConfig = {

@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import type { NativeKernelConfig } from "../register.js";
-import { poolGeometry, shapeIs } from "./convGeometry.js";
+import { poolGeometry, type Shape5, shapeIs } from "./convGeometry.js";
 import {
   type CpuBackendLike,
   float32Values,
@@ -8,8 +8,6 @@ import {
   runFallback,
   uninitializedFloat32,
 } from "./cpuTensors.js";
-
-type Shape5 = [number, number, number, number, number];
 
 /**
  * MaxPool3DGrad (native/src/MaxPool3DGrad.cc): tfjs passes {dy, input, output}; the winners are found again

@@ -2,6 +2,9 @@ import type * as tf from "@tensorflow/tfjs";
 
 type Conv3DInfo = tf.backend_util.Conv3DInfo;
 
+/** A rank-5 shape as tfjs's conv and pool helpers type it. */
+export type Shape5 = [number, number, number, number, number];
+
 /**
  * The 21 integers the native convolution and pooling kernels read (native/src/conv_common.h ConvGeometry,
  * same order): input N D H W C, output D H W C, window D H W, strides D H W, padding before D H W, padding
