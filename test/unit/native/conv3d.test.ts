@@ -79,6 +79,17 @@ describe("Conv3D native kernel", () => {
     }
   });
 
+  it("refuses buffers that disagree with the geometry instead of reading or writing past them", () => {
+    const addon = loadNative();
+    if (!addon) throw new Error("native addon not built");
+    const geometry = [1, 3, 3, 3, 2, 3, 3, 3, 4, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1];
+    const x = new Float32Array(54);
+    const filter = new Float32Array(216);
+    expect(() => addon.conv3d(x, filter, new Float32Array(107), geometry)).toThrow(/y has 107 elements, expected 108/);
+    expect(() => addon.conv3d(x, filter, new Float32Array(108), geometry.slice(1))).toThrow(/geometry must hold 21/);
+    expect(() => addon.maxPool3dGrad(new Float32Array(1), x, x, geometry)).toThrow(/channel count/);
+  });
+
   it("reuses cached primitives when the same shapes come back", () => {
     const x = randomTensor([1, 5, 5, 5, 4], 7) as tf.Tensor5D;
     const w1 = randomTensor([3, 3, 3, 4, 4], 8) as tf.Tensor5D;
