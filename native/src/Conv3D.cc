@@ -24,7 +24,8 @@ std::unique_ptr<Conv3DEntry> MakeEntry(const ConvGeometry& g) {
   e->reorderWeights = e->pd.weights_desc() != e->userWeights;
   if (e->reorderWeights) {
     e->weights = dnnl::memory(e->pd.weights_desc(), Engine());
-    e->weightsReorder = dnnl::reorder(dnnl::reorder::primitive_desc(Engine(), e->userWeights, Engine(), e->pd.weights_desc()));
+    e->weightsReorder =
+        dnnl::reorder(dnnl::reorder::primitive_desc(Engine(), e->userWeights, Engine(), e->pd.weights_desc()));
   }
   return e;
 }

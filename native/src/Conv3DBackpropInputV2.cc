@@ -27,7 +27,8 @@ std::unique_ptr<BackpropInputEntry> MakeEntry(const ConvGeometry& g) {
   e->reorderWeights = e->pd.weights_desc() != e->userWeights;
   if (e->reorderWeights) {
     e->weights = dnnl::memory(e->pd.weights_desc(), Engine());
-    e->weightsReorder = dnnl::reorder(dnnl::reorder::primitive_desc(Engine(), e->userWeights, Engine(), e->pd.weights_desc()));
+    e->weightsReorder =
+        dnnl::reorder(dnnl::reorder::primitive_desc(Engine(), e->userWeights, Engine(), e->pd.weights_desc()));
   }
   return e;
 }
