@@ -27,7 +27,12 @@ const args = [nodeGyp, "rebuild", `--jobs=${jobs}`];
 // npm passes its nodedir through the environment; a direct `node native/build.mjs` falls back to the
 // distribution's headers, since node-gyp would otherwise try to download them.
 if (!process.env.npm_config_nodedir && existsSync("/usr/include/node/node_api.h")) args.push("--nodedir=/usr");
-const result = spawnSync(process.execPath, args, {
+// Two builds at once in one checkout wipe each other's objects; a lock file serialises them where flock exists.
+const lockable = spawnSync("flock", ["--version"], { stdio: "ignore" }).status === 0;
+const [command, commandArgs] = lockable
+  ? ["flock", [join(here, ".build.lock"), process.execPath, ...args]]
+  : [process.execPath, args];
+const result = spawnSync(command, commandArgs, {
   cwd: here,
   stdio: "inherit",
 });
