@@ -1,0 +1,92 @@
+/**
+ * Data parallelism changes nothing but speed: 2 workers averaging gradients over the ring end with the
+ * weights of one process that computes both ranks' gradients on the same batches, averages them and
+ * takes the same Adam steps.
+ */
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { TrainConfig } from "../../src/coordinator/config.js";
+import type { RunSpec } from "../../src/coordinator/protocol.js";
+import { describeRunData } from "../../src/coordinator/runData.js";
+import { loadDecathlon } from "../../src/data/decathlon.js";
+import { createUNet } from "../../src/model/unet.js";
+import { Rng } from "../../src/random.js";
+import { initBackend } from "../../src/worker/backend.js";
+import { readFlat } from "../../src/worker/flatParams.js";
+import { stepSeed } from "../../src/worker/runContext.js";
+import { openTrainData } from "../../src/worker/trainData.js";
+import { createTrainer } from "../../src/worker/trainStep.js";
+import { build, cacheDir, flatParams, json, maxAbsDiff, run, tempRun } from "./trainHelpers.js";
+
+beforeAll(build);
+
+describe("2 workers = 1 worker accumulating their gradients", () => {
+  it("ends with the same weights after several steps", async () => {
+    const out = tempRun("equiv");
+    const result = await run([
+      "--preset",
+      "smoke",
+      "--gpus",
+      "2",
+      "--epochs",
+      "2",
+      "--steps-per-epoch",
+      "3",
+      "--lr",
+      "0.003",
+      "--seed",
+      "4",
+      "--deterministic",
+      "--out",
+      out,
+      "--metrics-port",
+      "0",
+    ]);
+    expect(result.code).toBe(0);
+    const distributed = flatParams(out, "last");
+
+    // The same run, one process, gradients of both ranks averaged by hand.
+    const config = json(join(out, "config.json")) as TrainConfig;
+    const dataset = await loadDecathlon(join(cacheDir, `synth-${config.seed}-${config.synthCases}`));
+    const data = describeRunData(dataset, config);
+    const spec: RunSpec = {
+      config,
+      dataDir: dataset.dir,
+      trainCases: data.trainIndices,
+      inChannels: data.inChannels,
+      numClasses: data.numClasses,
+      stepsPerEpoch: data.stepsPerEpoch,
+    };
+    await initBackend({ backend: "cpu", threads: 1 });
+    const unet = createUNet({ inChannels: 2, numClasses: 3, channels: config.channels }, config.seed);
+    const trainer = createTrainer(unet, { lr: config.lr, amp: false });
+    const train = await openTrainData(spec);
+    const [X, Y, Z] = config.patch;
+    const worldSize = 2;
+    let globalStep = 0;
+    for (let epoch = 0; epoch < config.epochs; epoch++) {
+      for (let step = 0; step < data.stepsPerEpoch; step++) {
+        const sum = new Float32Array(trainer.paramCount);
+        for (let rank = 0; rank < worldSize; rank++) {
+          const batch = await train.batch(
+            train.stepCases(epoch, rank, worldSize, step),
+            new Rng(stepSeed(config.seed, rank, globalStep)),
+          );
+          const { grads } = trainer.computeGradients(batch.x, batch.labels, [config.batch, Z, Y, X, 2]);
+          for (let i = 0; i < sum.length; i++) sum[i] += grads[i];
+        }
+        for (let i = 0; i < sum.length; i++) sum[i] /= worldSize;
+        trainer.applyGradients(sum);
+        globalStep++;
+      }
+    }
+    expect(globalStep).toBe(6);
+    const single = readFlat(unet.params);
+    expect(maxAbsDiff(single, createUNetParams(config))).toBeGreaterThan(1e-3); // the weights did move
+    expect(maxAbsDiff(single, distributed)).toBeLessThanOrEqual(1e-5);
+  });
+});
+
+function createUNetParams(config: TrainConfig): Float32Array {
+  return readFlat(createUNet({ inChannels: 2, numClasses: 3, channels: config.channels }, config.seed).params);
+}

@@ -1,0 +1,130 @@
+/**
+ * Shared by the training e2e suites: run the built CLI, read a run directory, check processes.
+ * Every suite shares one synthetic-data cache so the phantoms are generated once per machine.
+ */
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { readCheckpoint, resolveCheckpoint } from "../../src/coordinator/checkpoint.js";
+import { readEvents, type StoredEvent } from "../../src/coordinator/events.js";
+
+export const root = resolve(import.meta.dirname, "..", "..");
+export const cli = join(root, "dist", "src", "coordinator", "cli.js");
+export const cacheDir = join(tmpdir(), "voxring-e2e-cache");
+
+/** Builds dist/ once per suite (the workers run the built CLI). */
+export function build(): void {
+  execFileSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: root, stdio: "inherit" });
+}
+
+export function tempRun(name: string): string {
+  return join(mkdtempSync(join(tmpdir(), `voxring-${name}-`)), "run");
+}
+
+export interface Finished {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface Running {
+  child: ChildProcess;
+  output: () => { stdout: string; stderr: string };
+  done: Promise<Finished>;
+}
+
+/** Starts `orchestrate ...args`; small and quiet by default (smoke preset, ephemeral metrics port). */
+export function start(args: string[], env: Record<string, string> = {}): Running {
+  const child = spawn(process.execPath, [cli, ...args], {
+    cwd: root,
+    env: { ...process.env, VOXRING_CACHE_DIR: cacheDir, CI: "1", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (d) => {
+    stdout += d;
+  });
+  child.stderr?.on("data", (d) => {
+    stderr += d;
+    if (process.env.VOXRING_E2E_VERBOSE) process.stderr.write(d);
+  });
+  const done = new Promise<Finished>((resolveDone) => {
+    child.on("exit", (code, signal) => {
+      // 'exit' can come before the pipes drain
+      setTimeout(() => resolveDone({ code, signal, stdout, stderr }), 50);
+    });
+  });
+  return { child, output: () => ({ stdout, stderr }), done };
+}
+
+export function run(args: string[], env: Record<string, string> = {}): Promise<Finished> {
+  return start(args, env).done;
+}
+
+export function events(runDir: string): StoredEvent[] {
+  return readEvents(join(runDir, "events.jsonl"));
+}
+
+/** Resolves once `predicate` holds for the run's events (polling), or rejects after `timeoutMs`. */
+export async function waitForEvents(
+  runDir: string,
+  predicate: (events: StoredEvent[]) => boolean,
+  timeoutMs: number,
+): Promise<StoredEvent[]> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const e = events(runDir);
+    if (predicate(e)) return e;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`waitForEvents: timed out; events so far: ${JSON.stringify(events(runDir)).slice(0, 2000)}`);
+}
+
+/** The params of a checkpoint ("last", "best" or a path) as one flat array, in order. */
+export function flatParams(runDir: string, which = "last"): Float32Array {
+  const ckpt = readCheckpoint(resolveCheckpoint(runDir, which));
+  const out = new Float32Array(ckpt.params.reduce((n, p) => n + p.data.length, 0));
+  let offset = 0;
+  for (const p of ckpt.params) {
+    out.set(p.data, offset);
+    offset += p.data.length;
+  }
+  return out;
+}
+
+export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) return Number.POSITIVE_INFINITY;
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The child processes of the coordinator (its local workers). */
+export function workerPids(coordinatorPid: number): number[] {
+  try {
+    const out = execFileSync("ps", ["-o", "pid=", "--ppid", String(coordinatorPid)], { encoding: "utf8" }).trim();
+    return out ? out.split(/\s+/).map(Number) : [];
+  } catch {
+    return []; // ps exits 1 when no process matches
+  }
+}
+
+export function fileExists(path: string): boolean {
+  return existsSync(path);
+}
+
+export function json(path: string): unknown {
+  return JSON.parse(readFileSync(path, "utf8"));
+}
