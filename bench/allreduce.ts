@@ -9,6 +9,9 @@
  * This file is also the child script: the parent forks it with VOXRING_BENCH_ALLREDUCE_CHILD set.
  */
 import { type ChildProcess, fork } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as zmq from "zeromq";
 import { RingAllReduce } from "../src/comm/ring.js";
@@ -27,15 +30,28 @@ export interface AllReduceBenchResult {
   busbw_over_p2p: number;
   seconds_per_iter: number;
   transport: string;
+  wire: "fp16" | "fp32";
+}
+
+interface Job {
+  bytes: number;
+  iterations: number;
+  amp: boolean;
+  transport: Transport;
 }
 
 const CHILD_ENV = "VOXRING_BENCH_ALLREDUCE_CHILD";
+const TRANSPORT_ENV = "VOXRING_BENCH_ALLREDUCE_TRANSPORT";
 const CHUNK_BYTES = 1 << 20;
 const MiB = 1 << 20;
 
 // Messages between the parent and its children (over the fork IPC channel).
 type ToParent = { endpoint: string } | { warm: true } | { seconds: number; check: number } | { error: string };
-type ToChild = { rank: number; worldSize: number; next: string; bytes: number; iterations: number } | { go: true };
+type ToChild =
+  | { rank: number; worldSize: number; next: string; bytes: number; iterations: number; amp: boolean }
+  | { go: true };
+/** "auto": what the ring picks for a loopback bind (ipc); "tcp": loopback TCP, for comparison */
+type Transport = "auto" | "tcp";
 
 export async function run(args: BenchArgs): Promise<AllReduceBenchResult> {
   const workers = positiveInteger(args.workers, "--workers");
@@ -44,11 +60,18 @@ export async function run(args: BenchArgs): Promise<AllReduceBenchResult> {
   if (!Number.isFinite(mb) || mb <= 0 || mb > 4096)
     throw inputError("--mb", `expected a size in MB in (0, 4096], got ${args.mb}`);
   const bytes = Math.max(4, Math.floor((mb * MiB) / 4) * 4);
+  const transport = (args.transport ?? "auto") as Transport;
+  if (transport !== "auto" && transport !== "tcp")
+    throw inputError("--transport", `expected auto or tcp, got ${transport}`);
+  const amp = args.amp === true;
+  const job = { bytes, iterations, amp, transport };
 
-  const ringSeconds = workers === 1 ? 0 : await timeRing(workers, bytes, iterations);
-  const p2pSeconds = await timeP2p(bytes, iterations);
+  const ringSeconds = workers === 1 ? 0 : await timeRing(workers, job);
+  // fp16 halves the bytes on the wire: the point-to-point reference streams the same bytes per frame.
+  const p2pSeconds = await timeP2p(job);
   const algbw = ringSeconds > 0 ? bytes / ringSeconds / 1e9 : Number.POSITIVE_INFINITY;
   const busbw = (algbw * 2 * (workers - 1)) / workers;
+  // Per fp32 byte reduced, like algbw: with --amp both move half the bytes in the same time.
   const p2p = bytes / p2pSeconds / 1e9;
   return {
     workers,
@@ -59,14 +82,15 @@ export async function run(args: BenchArgs): Promise<AllReduceBenchResult> {
     p2p_GBps: round(p2p),
     busbw_over_p2p: round(busbw / p2p),
     seconds_per_iter: round(ringSeconds, 5),
-    transport: "zeromq tcp://127.0.0.1",
+    transport: transport === "tcp" ? "zeromq tcp://127.0.0.1" : "zeromq ipc://",
+    wire: amp ? "fp16" : "fp32",
   };
 }
 
 /** Seconds per all-reduce: the slowest rank's mean over the timed iterations. */
-async function timeRing(workers: number, bytes: number, iterations: number): Promise<number> {
+async function timeRing(workers: number, job: Job): Promise<number> {
   const expected = (workers + 1) / 2;
-  const results = await runChildren(workers, "ring", bytes, iterations);
+  const results = await runChildren(workers, "ring", job);
   for (const r of results) {
     if (r.check !== expected)
       throw new Error(`bench allreduce: a rank ended with ${r.check}, expected the mean ${expected}`);
@@ -75,18 +99,21 @@ async function timeRing(workers: number, bytes: number, iterations: number): Pro
 }
 
 /** Seconds to stream `bytes` from one process to another, mean over the timed rounds. */
-async function timeP2p(bytes: number, iterations: number): Promise<number> {
-  const [receiver] = await runChildren(2, "p2p", bytes, iterations);
+async function timeP2p(job: Job): Promise<number> {
+  const [receiver] = await runChildren(2, "p2p", job);
   return receiver.seconds;
 }
 
-async function runChildren(count: number, role: "ring" | "p2p", bytes: number, iterations: number) {
+async function runChildren(count: number, role: "ring" | "p2p", job: Job) {
   const self = fileURLToPath(import.meta.url);
   const children: ChildProcess[] = [];
   try {
     for (let i = 0; i < count; i++) {
       children.push(
-        fork(self, [], { env: { ...process.env, [CHILD_ENV]: role }, stdio: ["ignore", "inherit", "inherit", "ipc"] }),
+        fork(self, [], {
+          env: { ...process.env, [CHILD_ENV]: role, [TRANSPORT_ENV]: job.transport },
+          stdio: ["ignore", "inherit", "inherit", "ipc"],
+        }),
       );
     }
     const endpoints = await Promise.all(
@@ -103,7 +130,8 @@ async function runChildren(count: number, role: "ring" | "p2p", bytes: number, i
       });
     }
     children.forEach((c, rank) => {
-      const msg: ToChild = { rank, worldSize: count, next: endpoints[(rank + 1) % count], bytes, iterations };
+      const next = endpoints[(rank + 1) % count];
+      const msg: ToChild = { rank, worldSize: count, next, bytes: job.bytes, iterations: job.iterations, amp: job.amp };
       c.send(msg);
     });
     return (await Promise.all(done)) as { seconds: number; check: number }[];
@@ -139,37 +167,50 @@ async function child(role: string): Promise<void> {
 }
 
 async function ringChild(send: (m: ToParent) => void): Promise<void> {
-  const ring = await RingAllReduce.open({ chunkBytes: CHUNK_BYTES });
+  const ring = await RingAllReduce.open({ chunkBytes: CHUNK_BYTES, transport: childTransport() });
   send({ endpoint: ring.endpoint });
   const job = (await receiveJob()) as Extract<ToChild, { rank: number }>;
   await ring.join({ rank: job.rank, worldSize: job.worldSize, next: job.next });
   const data = new Float32Array(job.bytes / 4).fill(job.rank + 1);
-  await ring.allReduce(data, { average: true }); // warm-up: connections, page faults
+  const options = { average: true, fp16: job.amp };
+  await ring.allReduce(data, options); // warm-up: connections, page faults
   const check = data[data.length - 1];
   await ring.barrier();
   const start = performance.now();
-  for (let i = 0; i < job.iterations; i++) await ring.allReduce(data, { average: true });
+  for (let i = 0; i < job.iterations; i++) await ring.allReduce(data, options);
   await ring.barrier();
   const seconds = (performance.now() - start) / 1000 / job.iterations;
   send({ seconds, check });
   ring.close();
 }
 
-/** Rank 0 receives, rank 1 sends, with the ring's frame layout (small header + 1 MiB payload). */
+/** "tcp" forces loopback TCP; "auto" leaves the choice to the ring (ipc for a loopback bind). */
+function childTransport(): "auto" | "as-given" {
+  return process.env[TRANSPORT_ENV] === "tcp" ? "as-given" : "auto";
+}
+
+/**
+ * Rank 0 receives, rank 1 sends, with the ring's frame layout (small header + 1 MiB payload) over the
+ * transport the ring uses. With --amp the ring's frames carry half floats: the same frames, half the bytes.
+ */
 async function p2pChild(send: (m: ToParent) => void): Promise<void> {
   const pull = new zmq.Pull({ receiveHighWaterMark: 64, linger: 0 });
-  await pull.bind("tcp://127.0.0.1:*");
+  const ipcDir = childTransport() === "auto" ? mkdtempSync(join(tmpdir(), "voxring-p2p-")) : undefined;
+  await pull.bind(ipcDir ? `ipc://${join(ipcDir, "recv")}` : "tcp://127.0.0.1:*");
   send({ endpoint: pull.lastEndpoint as string });
   const job = (await receiveJob()) as Extract<ToChild, { rank: number }>;
-  const frames = Math.ceil(job.bytes / CHUNK_BYTES);
+  // A ring frame holds CHUNK_BYTES / 4 elements, i.e. half the bytes in fp16.
+  const frameBytes = job.amp ? CHUNK_BYTES / 2 : CHUNK_BYTES;
+  if (job.amp) job.bytes /= 2;
+  const frames = Math.ceil(job.bytes / frameBytes);
   if (job.rank === 1) {
     const push = new zmq.Push({ sendHighWaterMark: 64, linger: 10_000 });
     push.connect(job.next);
-    const payload = Buffer.alloc(CHUNK_BYTES, 1);
+    const payload = Buffer.alloc(frameBytes, 1);
     const header = Buffer.alloc(24);
     const round = async () => {
       for (let f = 0; f < frames; f++)
-        await push.send([header, payload.subarray(0, Math.min(CHUNK_BYTES, job.bytes - f * CHUNK_BYTES))]);
+        await push.send([header, payload.subarray(0, Math.min(frameBytes, job.bytes - f * frameBytes))]);
     };
     await round();
     await new Promise((resolve) => process.once("message", resolve));
@@ -194,6 +235,7 @@ async function p2pChild(send: (m: ToParent) => void): Promise<void> {
     send({ seconds: (seconds * job.bytes) / received, check: 0 });
   }
   pull.close();
+  if (ipcDir) rmSync(ipcDir, { recursive: true, force: true });
 }
 
 function receiveJob(): Promise<ToChild> {

@@ -1,10 +1,13 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import * as zmq from "zeromq";
 import { addHalfInto, decodeHalf, encodeHalf, halfBitsFromFloatBits } from "./fp16.js";
 import { bytesOf, float32View, uint16View } from "./frames.js";
 import { addInto, addScaleBoth, warmReduce } from "./reduce.js";
 import { decodeHeader, encodeHeader, type FrameHeader, FrameKind, HEADER_BYTES, WireType } from "./ringFrame.js";
 import { chunkRange, framesToReceive, type RingPlan, receiveSegment, ringPlan } from "./ringPlan.js";
-import { type RunKeys, requireKeysFor, secureClient, secureServer } from "./security.js";
+import { isLoopbackEndpoint, type RunKeys, requireKeysFor, secureClient, secureServer } from "./security.js";
 import { SerialSender } from "./serialSend.js";
 
 /**
@@ -23,8 +26,14 @@ import { SerialSender } from "./serialSend.js";
  * from the caller's array, so the caller may overwrite its array as soon as the promise resolves.
  */
 export interface RingOpenOptions {
-  /** where this rank's receiver binds; port 0 picks a free port. Default tcp://127.0.0.1:0 */
+  /**
+   * where this rank's receiver binds; port 0 picks a free port. Default tcp://127.0.0.1:0. A loopback TCP
+   * address can only be dialled from this host, so (transport "auto") the receiver binds a Unix socket
+   * instead: same reach, but the kernel skips the TCP stack on every frame.
+   */
   bind?: string;
+  /** "auto" (default): ipc:// for a loopback bind, else as given; "as-given": exactly `bind` */
+  transport?: "auto" | "as-given";
   /** host peers should dial when `bind` is a wildcard address (0.0.0.0) */
   advertiseHost?: string;
   /** CURVE keys of the run: required when bind or next is beyond loopback */
@@ -76,6 +85,8 @@ export class RingAllReduce {
     /** the endpoint other ranks dial to reach this rank's receiver */
     readonly endpoint: string,
     private readonly options: RingOpenOptions,
+    /** private directory of an ipc receiver, removed on close */
+    private readonly ipcDir?: string,
   ) {
     this.chunkBytes = options.chunkBytes ?? 1 << 20;
     if (!Number.isInteger(this.chunkBytes) || this.chunkBytes < 4 || this.chunkBytes % 4 !== 0) {
@@ -104,10 +115,19 @@ export class RingAllReduce {
     });
     secureServer(pull, options.keys);
     warmReduce();
-    await pull.bind(bind.replace(/:0$/, ":*"));
+    const useIpc = (options.transport ?? "auto") === "auto" && bind.startsWith("tcp://") && isLoopbackEndpoint(bind);
+    // A 0700 directory of our own: no other user can connect to or replace the socket file.
+    const ipcDir = useIpc ? mkdtempSync(join(tmpdir(), "voxring-ring-")) : undefined;
+    try {
+      await pull.bind(ipcDir ? `ipc://${join(ipcDir, "recv")}` : bind.replace(/:0$/, ":*"));
+    } catch (error) {
+      pull.close();
+      if (ipcDir) rmSync(ipcDir, { recursive: true, force: true });
+      throw error;
+    }
     let endpoint = pull.lastEndpoint ?? bind;
     if (options.advertiseHost) endpoint = endpoint.replace(/^tcp:\/\/.*:(\d+)$/, `tcp://${options.advertiseHost}:$1`);
-    return new RingAllReduce(pull, endpoint, options);
+    return new RingAllReduce(pull, endpoint, options, ipcDir);
   }
 
   /** Takes a place in the ring: connects the sender to the next rank's receiver. */
@@ -205,6 +225,7 @@ export class RingAllReduce {
     this.push?.close();
     this.pull?.close();
     this.push = undefined;
+    if (this.ipcDir) rmSync(this.ipcDir, { recursive: true, force: true });
   }
 
   /**

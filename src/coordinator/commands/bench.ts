@@ -16,6 +16,12 @@ export const benchCommand = defineCommand({
     workers: { type: "number", default: 4, describe: "allreduce: number of processes" },
     mb: { type: "number", default: 64, describe: "allreduce: megabytes of float32 reduced per iteration" },
     iterations: { type: "number", default: 5, describe: "allreduce: timed iterations" },
+    amp: { type: "boolean", default: false, describe: "allreduce: half floats on the wire (fp16), reduced in fp32" },
+    transport: {
+      choices: ["auto", "tcp"] as const,
+      default: "auto" as const,
+      describe: "allreduce: auto (ipc for ranks on this host) or loopback tcp",
+    },
     data: { type: "string", describe: "data: Decathlon task directory to load" },
   },
   examples: [

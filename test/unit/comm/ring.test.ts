@@ -1,7 +1,8 @@
+import { existsSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import * as zmq from "zeromq";
 import { roundToHalf } from "../../../src/comm/fp16.js";
-import type { RingAllReduce } from "../../../src/comm/ring.js";
+import { RingAllReduce } from "../../../src/comm/ring.js";
 import { encodeHeader, FrameKind, WireType } from "../../../src/comm/ringFrame.js";
 import { generateRunKeys } from "../../../src/comm/security.js";
 import { Rng } from "../../../src/random.js";
@@ -47,6 +48,26 @@ describe("RingAllReduce", () => {
       }
     });
   }
+
+  it("receives over a private Unix socket for a loopback bind, over TCP when told, and mixes both", async () => {
+    rings = await Promise.all([
+      RingAllReduce.open({ bind: "tcp://127.0.0.1:0", chunkBytes: 4096 }),
+      RingAllReduce.open({ bind: "tcp://127.0.0.1:0", chunkBytes: 4096, transport: "as-given" }),
+      RingAllReduce.open({ chunkBytes: 4096 }),
+    ]);
+    expect(rings.map((r) => r.endpoint.split(":")[0])).toEqual(["ipc", "tcp", "ipc"]);
+    await Promise.all(
+      rings.map((ring, rank) => ring.join({ rank, worldSize: 3, next: rings[(rank + 1) % 3].endpoint })),
+    );
+    const inputs = integerInputs(3, 9_999, 11);
+    const expected = exactSum(inputs);
+    await Promise.all(rings.map((ring, rank) => ring.allReduce(inputs[rank], { average: false })));
+    for (const result of inputs) expect(firstMismatch(result, expected)).toBe(-1);
+    const socketFile = rings[0].endpoint.slice("ipc://".length);
+    expect(existsSync(socketFile)).toBe(true);
+    closeAll(rings);
+    expect(existsSync(socketFile)).toBe(false);
+  });
 
   it("gives every rank bitwise the same result on random floats, close to the float64 sum", async () => {
     rings = await openRing(5, { chunkBytes: 4096 });
