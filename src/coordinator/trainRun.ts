@@ -37,7 +37,7 @@ import { prepareRunData } from "./runData.js";
 import { RunHistory } from "./runHistory.js";
 import { runSession, type SessionOutcome, StopSignal } from "./session.js";
 import { LocalWorkers } from "./supervisor.js";
-import { type ValidationResult, Validator } from "./validation.js";
+import { type ValidationResult, ValidationRunner, Validator } from "./validation.js";
 
 export async function runTraining(config: TrainConfig, options: { resume: string | null }): Promise<number> {
   const started = Date.now();
@@ -133,8 +133,38 @@ export async function runTraining(config: TrainConfig, options: { resume: string
   };
   let restarts = checkpoint?.restarts ?? 0;
   let lastCheckpoint = checkpoint;
-  let validations = Promise.resolve();
   const validationsRun: ValidationResult[] = [];
+  type ValidationJob = { step: number; epoch: number; path: string; params: Float32Array; stats: Float32Array };
+  const validations = new ValidationRunner<ValidationJob>(
+    async (job, signal) => {
+      const result = await validator.validate(job.params, job.stats, signal);
+      validationsRun.push(result);
+      const isBest = history.addValidation(job.step, result);
+      // --keep-last may have pruned this checkpoint meanwhile; then it cannot become the best one.
+      if (existsSync(job.path)) {
+        writeCheckpointValidation(job.path, { diceMean: result.mean, dice: result.dice });
+        if (isBest) markBest(runDir, job.path);
+      }
+      metrics.recordValidation({ dice: result.dice, mean: result.mean, best: history.best ?? result.mean });
+      events.write({
+        type: "validation",
+        step: job.step,
+        epoch: job.epoch,
+        dice: result.dice,
+        dice_mean: result.mean,
+        seconds: result.seconds,
+      });
+      const detail = Object.entries(result.dice)
+        .map(([k, d]) => `${k} ${d.toFixed(3)}`)
+        .join(", ");
+      const best = isBest ? ", best so far" : "";
+      log(`validation at step ${job.step}: mean Dice ${result.mean.toFixed(3)} (${detail})${best}`);
+      writeCurvesPng(join(runDir, "curves.png"), history.loss, history.diceSeries());
+      writePreviewPng(join(runDir, "val_preview.png"), result.preview, data.labelNames);
+    },
+    (skipped) => log(`validation of step ${skipped.step} skipped: the previous one was still running`),
+  );
+  stop.onRequest(() => validations.cancel());
 
   const onSnapshot = async (header: StateHeader, frames: Buffer[], reason: "plan" | "stop") => {
     const [params, stats, m, v] = frames.map(float32View);
@@ -164,33 +194,7 @@ export async function runTraining(config: TrainConfig, options: { resume: string
     events.write({ type: "checkpoint", step: ckpt.globalStep, epoch: ckpt.epoch, path, best: false });
     log(`checkpoint ${path}`);
     if (reason !== "plan") return;
-    validations = validations.then(async () => {
-      const result = await validator.validate(params, stats);
-      validationsRun.push(result);
-      const isBest = history.addValidation(ckpt.globalStep, result);
-      // A newer checkpoint may have pruned this one already (--keep-last); then it cannot become best.
-      if (existsSync(path)) {
-        writeCheckpointValidation(path, { diceMean: result.mean, dice: result.dice });
-        if (isBest) markBest(runDir, path);
-      }
-      metrics.recordValidation({ dice: result.dice, mean: result.mean, best: history.best ?? result.mean });
-      events.write({
-        type: "validation",
-        step: ckpt.globalStep,
-        epoch: ckpt.epoch,
-        dice: result.dice,
-        dice_mean: result.mean,
-        seconds: result.seconds,
-      });
-      const detail = Object.entries(result.dice)
-        .map(([k, d]) => `${k} ${d.toFixed(3)}`)
-        .join(", ");
-      log(
-        `validation at step ${ckpt.globalStep}: mean Dice ${result.mean.toFixed(3)} (${detail})${isBest ? ", best so far" : ""}`,
-      );
-      writeCurvesPng(join(runDir, "curves.png"), history.loss, history.diceSeries());
-      writePreviewPng(join(runDir, "val_preview.png"), result.preview, data.labelNames);
-    });
+    validations.submit({ step: ckpt.globalStep, epoch: ckpt.epoch, path, params, stats });
   };
 
   events.write({
@@ -269,7 +273,7 @@ export async function runTraining(config: TrainConfig, options: { resume: string
     events.write({ type: "restart", count: restarts, reason: outcome.reason, fromStep: from });
     log(`${outcome.reason}: restarting all workers from step ${from} (restart ${restarts} of ${config.maxRestarts})`);
   }
-  await validations;
+  await validations.drain();
 
   // ---- the end: export (demo), summary, cleanup
   process.off("SIGINT", onSignal);

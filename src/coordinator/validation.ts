@@ -39,6 +39,55 @@ export interface ValidatorOptions {
   seed: number;
 }
 
+/**
+ * Runs validations one at a time. A snapshot that arrives while the previous validation still runs waits;
+ * a newer one replaces it (the ranks outpaced validation: the newest weights are the ones worth a look),
+ * so the queue never grows. cancel() drops what waits and interrupts what runs.
+ */
+export class ValidationRunner<J> {
+  private pending: J | null = null;
+  private running: Promise<void> | null = null;
+  private readonly abort = new AbortController();
+
+  constructor(
+    private readonly work: (job: J, signal: AbortSignal) => Promise<void>,
+    private readonly onSkip: (job: J) => void,
+  ) {}
+
+  submit(job: J): void {
+    if (this.abort.signal.aborted) return;
+    if (this.pending) this.onSkip(this.pending);
+    this.pending = job;
+    this.running ??= this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    try {
+      while (this.pending && !this.abort.signal.aborted) {
+        const job = this.pending;
+        this.pending = null;
+        try {
+          await this.work(job, this.abort.signal);
+        } catch (error) {
+          if (!this.abort.signal.aborted) throw error;
+        }
+      }
+    } finally {
+      this.running = null;
+    }
+  }
+
+  /** Resolves once nothing runs or waits. */
+  async drain(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  cancel(): void {
+    this.pending = null;
+    this.abort.abort();
+  }
+}
+
 /** Softmax over the last axis of a channels-last array, in place. */
 export function softmaxInPlace(values: Float32Array, classes: number): Float32Array {
   for (let i = 0; i < values.length; i += classes) {
@@ -98,7 +147,8 @@ export class Validator {
     };
   }
 
-  async validate(params: Float32Array, stats: Float32Array): Promise<ValidationResult> {
+  /** Validates these weights; `signal` interrupts between two windows (a stopping run does not wait). */
+  async validate(params: Float32Array, stats: Float32Array, signal?: AbortSignal): Promise<ValidationResult> {
     const t0 = performance.now();
     const { numClasses, labelNames } = this.options;
     const unet = this.model();
@@ -118,6 +168,7 @@ export class Validator {
           // Let the coordinator's event loop breathe between windows: worker messages and heartbeats keep
           // flowing while a long validation runs.
           await new Promise((resolve) => setImmediate(resolve));
+          signal?.throwIfAborted();
           // Not inside tf.tidy: apply frees its intermediates as it goes, which lets the native kernels
           // reuse memory (a tidy around the whole net ran 5-8× slower); tfjs's softmax runs in JavaScript.
           const x = tf.tensor5d(patches, [count, Z, Y, X, c.channels]);

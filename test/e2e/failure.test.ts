@@ -1,0 +1,81 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { listCheckpoints, readCheckpoint } from "../../src/coordinator/checkpoint.js";
+import { build, events, pidAlive, start, tempRun, waitForEvents, workerPids } from "./trainHelpers.js";
+
+beforeAll(build);
+
+const smoke2 = (out: string, epochs: number) => [
+  "--preset",
+  "smoke",
+  "--gpus",
+  "2",
+  "--epochs",
+  String(epochs),
+  "--out",
+  out,
+  "--metrics-port",
+  "0",
+];
+
+async function waitUntilGone(pids: number[], timeoutMs: number): Promise<number[]> {
+  const deadline = Date.now() + timeoutMs;
+  let alive = pids.filter(pidAlive);
+  while (alive.length > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    alive = pids.filter(pidAlive);
+  }
+  return alive;
+}
+
+describe("worker failure", () => {
+  it("a worker killed with SIGKILL mid-run: all restart from the last checkpoint and the run finishes", async () => {
+    const out = tempRun("killworker");
+    const running = start([...smoke2(out, 4), "--max-restarts", "2"]);
+    // Wait for the first checkpoint, so the restart has somewhere to start from, then kill rank 1's process.
+    await waitForEvents(out, (e) => e.some((x) => x.type === "checkpoint"), 90_000);
+    const pids = workerPids(running.child.pid as number);
+    expect(pids).toHaveLength(2);
+    process.kill(pids[1], "SIGKILL");
+    const result = await running.done;
+    expect(result.code).toBe(0);
+    const e = events(out);
+    const restarts = e.filter((x) => x.type === "restart");
+    expect(restarts).toHaveLength(1);
+    expect(restarts[0]).toMatchObject({ count: 1 });
+    if (restarts[0].type === "restart") expect(restarts[0].reason).toMatch(/exited with signal SIGKILL/);
+    expect(result.stderr).toMatch(/restarting all workers from step \d+ \(restart 1 of 2\)/);
+    expect(e.at(-1)).toMatchObject({ type: "end", status: "completed", step: 8 });
+    const last = readCheckpoint(listCheckpoints(out).at(-1) as string);
+    expect(last.globalStep).toBe(8);
+    expect(last.restarts).toBe(1);
+    expect(pids.filter(pidAlive)).toEqual([]);
+  });
+});
+
+describe("stopping", () => {
+  it("SIGTERM stops the coordinator and every worker within seconds, after writing a checkpoint", async () => {
+    const out = tempRun("sigterm");
+    const running = start(smoke2(out, 50));
+    await waitForEvents(out, (e) => e.filter((x) => x.type === "step").length >= 3, 90_000);
+    const pids = workerPids(running.child.pid as number);
+    expect(pids).toHaveLength(2);
+    const before = listCheckpoints(out).length;
+    running.child.kill("SIGTERM");
+    const result = await running.done; // (no timing assertion: the suite's timeout catches a hang)
+    expect(result.code).toBe(0);
+    expect(await waitUntilGone(pids, 5000)).toEqual([]);
+    expect(listCheckpoints(out).length).toBeGreaterThan(before);
+    expect(events(out).at(-1)).toMatchObject({ type: "end", status: "stopped" });
+  });
+
+  it("a coordinator killed with SIGKILL leaves no worker behind", async () => {
+    const out = tempRun("sigkill");
+    const running = start(smoke2(out, 50));
+    await waitForEvents(out, (e) => e.some((x) => x.type === "step"), 90_000);
+    const pids = workerPids(running.child.pid as number);
+    expect(pids).toHaveLength(2);
+    running.child.kill("SIGKILL");
+    await running.done;
+    expect(await waitUntilGone(pids, 10_000)).toEqual([]);
+  });
+});
