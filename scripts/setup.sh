@@ -14,7 +14,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ] || [ ! -f dist/src/coordinator/cli.js ]; then
-  npm ci --no-audit --no-fund
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund # also builds the native addon (install script) and dist/ (prepare script)
+else
+  # A checkout that was set up before: bring the addon and dist/ up to date with the sources.
+  test -f native/build/Release/voxring_native.node || node native/build.mjs
+  npx tsc -p tsconfig.json
 fi
 test -f native/build/Release/voxring_native.node || { echo "setup: the native addon did not build" >&2; exit 1; }
