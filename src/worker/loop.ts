@@ -96,7 +96,9 @@ export async function runWorker(link: WorkerLink, options: WorkerOptions): Promi
 
 async function openSession(ctx: RunContext, run: RunSpec, options: WorkerOptions): Promise<Session> {
   const { config } = run;
-  await initBackend({ backend: config.backend, threads: options.threads, gpuIndex: options.localIndex });
+  // A worker from another host uses that host's first GPU (or what its CUDA_VISIBLE_DEVICES says).
+  const gpuIndex = Math.max(0, options.localIndex);
+  await initBackend({ backend: config.backend, threads: options.threads, gpuIndex });
   const unet = createUNet(
     { inChannels: run.inChannels, numClasses: run.numClasses, channels: config.channels },
     config.seed,
