@@ -29,6 +29,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterMul(env, exports);
   RegisterSum(env, exports);
   RegisterMallocPolicy(env, exports);
+  RegisterFp16(env, exports);
   return exports;
 }
 

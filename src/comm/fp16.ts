@@ -1,8 +1,14 @@
+import { ringAddon } from "./reduce.js";
+
 /**
  * IEEE 754 binary16 on the wire (`--amp`): gradients travel as half floats and are reduced in float32.
  * Rounding is round-to-nearest-even like a hardware conversion, so every rank that rounds the same float32
  * gets the same half; NaN stays NaN (quiet), ±Inf stays ±Inf, overflow rounds to ±Inf, and values below the
  * smallest normal half become correctly rounded subnormals.
+ *
+ * The array operations run in the native addon (F16C instructions, native/src/Fp16.cc) when it is built, and
+ * otherwise in the plain JavaScript of `halfJs`; both give the same bits, NaN payloads included (the plain
+ * code keeps the top payload bits the way vcvtps2ph/vcvtph2ps do).
  */
 
 const f32 = new Float32Array(1);
@@ -12,7 +18,8 @@ const u32 = new Uint32Array(f32.buffer);
 export function halfBitsFromFloatBits(f: number): number {
   const sign = (f >>> 16) & 0x8000;
   const a = f & 0x7fffffff;
-  if (a >= 0x7f800000) return sign | (a > 0x7f800000 ? 0x7e00 : 0x7c00);
+  if (a > 0x7f800000) return sign | 0x7e00 | ((a >>> 13) & 0x3ff);
+  if (a === 0x7f800000) return sign | 0x7c00;
   // 65520 is halfway between 65504 (the largest half, odd mantissa) and 65536: ties go to even, i.e. Inf.
   if (a >= 0x477ff000) return sign | 0x7c00;
   if (a >= 0x38800000) {
@@ -51,33 +58,102 @@ export function roundToHalf(x: number): number {
   return floatFromHalfBits(halfBitsFromFloatBits(u32[0]));
 }
 
+/** Float32 bits of half bits `h`, NaN payload kept as vcvtph2ps keeps it (quiet bit set). */
+function floatBitsFromHalfBits(h: number): number {
+  const sign = (h & 0x8000) << 16;
+  const e = (h >>> 10) & 0x1f;
+  const m = h & 0x3ff;
+  if (e === 31) return (sign | 0x7f800000 | (m << 13) | (m ? 0x400000 : 0)) >>> 0;
+  f32[0] = floatFromHalfBits(h & 0x7fff);
+  return (sign | u32[0]) >>> 0;
+}
+
 // Decoding is a table lookup: 65536 float32s (256 KB), built on first use.
 let decodeTable: Float32Array | undefined;
 function table(): Float32Array {
   if (!decodeTable) {
-    decodeTable = new Float32Array(65536);
-    for (let h = 0; h < 65536; h++) decodeTable[h] = floatFromHalfBits(h);
+    const bits = new Uint32Array(65536);
+    for (let h = 0; h < 65536; h++) bits[h] = floatBitsFromHalfBits(h);
+    decodeTable = new Float32Array(bits.buffer);
   }
   return decodeTable;
 }
 
-/** Encodes `src` into half-float bits in `dst` (same length). */
+function sameLength(what: string, halves: Uint16Array, floats: Float32Array): void {
+  if (halves.length !== floats.length)
+    throw new RangeError(`${what}: ${halves.length} halves and ${floats.length} floats`);
+}
+
+/** The plain JavaScript versions (the fallback, and the reference the native ones are tested against). */
+export const halfJs = {
+  encode(h: Uint16Array, f: Float32Array): void {
+    const bits = new Uint32Array(f.buffer, f.byteOffset, f.length);
+    for (let i = 0; i < bits.length; i++) h[i] = halfBitsFromFloatBits(bits[i]);
+  },
+  decode(h: Uint16Array, f: Float32Array): void {
+    const t = table();
+    for (let i = 0; i < h.length; i++) f[i] = t[h[i]];
+  },
+  addInto(h: Uint16Array, f: Float32Array): void {
+    const t = table();
+    for (let i = 0; i < h.length; i++) f[i] += t[h[i]];
+  },
+  addEncode(h: Uint16Array, f: Float32Array): void {
+    halfJs.addInto(h, f);
+    halfJs.encode(h, f);
+  },
+  finish(h: Uint16Array, f: Float32Array, divisor: number): void {
+    const t = table();
+    for (let i = 0; i < h.length; i++) {
+      f32[0] = (f[i] + t[h[i]]) / divisor;
+      h[i] = halfBitsFromFloatBits(u32[0]);
+    }
+    halfJs.decode(h, f);
+  },
+};
+
+// Below this a call into the addon costs more than the loop.
+const NATIVE_MIN_ELEMENTS = 256;
+
+/** Encodes float32 `src` into half-float bits in `dst` (same length). */
 export function encodeHalf(src: Float32Array, dst: Uint16Array): void {
-  if (dst.length !== src.length) throw new RangeError(`encodeHalf: ${src.length} floats into ${dst.length} halves`);
-  const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
-  for (let i = 0; i < bits.length; i++) dst[i] = halfBitsFromFloatBits(bits[i]);
+  sameLength("encodeHalf", dst, src);
+  const n = ringAddon();
+  if (n?.f16Encode && src.length >= NATIVE_MIN_ELEMENTS) n.f16Encode(dst, src);
+  else halfJs.encode(dst, src);
 }
 
 /** Decodes half-float bits into `dst` (same length). */
 export function decodeHalf(src: Uint16Array, dst: Float32Array): void {
-  if (dst.length !== src.length) throw new RangeError(`decodeHalf: ${src.length} halves into ${dst.length} floats`);
-  const t = table();
-  for (let i = 0; i < src.length; i++) dst[i] = t[src[i]];
+  sameLength("decodeHalf", src, dst);
+  const n = ringAddon();
+  if (n?.f16Decode && src.length >= NATIVE_MIN_ELEMENTS) n.f16Decode(src, dst);
+  else halfJs.decode(src, dst);
 }
 
 /** dst[i] += half(src[i]): the reduction step of an fp16 all-reduce, accumulated in float32. */
 export function addHalfInto(src: Uint16Array, dst: Float32Array): void {
-  if (dst.length !== src.length) throw new RangeError(`addHalfInto: ${src.length} halves into ${dst.length} floats`);
-  const t = table();
-  for (let i = 0; i < src.length; i++) dst[i] += t[src[i]];
+  sameLength("addHalfInto", src, dst);
+  const n = ringAddon();
+  if (n?.f16AddInto && src.length >= NATIVE_MIN_ELEMENTS) n.f16AddInto(src, dst);
+  else halfJs.addInto(src, dst);
+}
+
+/** dst += half(halves), then halves = half(dst): a reduce-scatter hop that forwards the frame it received. */
+export function addEncodeHalf(halves: Uint16Array, dst: Float32Array): void {
+  sameLength("addEncodeHalf", halves, dst);
+  const n = ringAddon();
+  if (n?.f16AddEncode && dst.length >= NATIVE_MIN_ELEMENTS) n.f16AddEncode(halves, dst);
+  else halfJs.addEncode(halves, dst);
+}
+
+/**
+ * halves = half((dst + half(halves)) / divisor), dst = float(halves): the owner's last step, rounded to fp16
+ * like everyone else's copy, so all ranks end with the same values.
+ */
+export function finishHalf(halves: Uint16Array, dst: Float32Array, divisor: number): void {
+  sameLength("finishHalf", halves, dst);
+  const n = ringAddon();
+  if (n?.f16Finish && dst.length >= NATIVE_MIN_ELEMENTS) n.f16Finish(halves, dst, divisor);
+  else halfJs.finish(halves, dst, divisor);
 }

@@ -12,7 +12,8 @@ const NATIVE_MIN_ELEMENTS = 4096;
 const NATIVE_SLICE = 16384;
 let native: NativeAddon | null | undefined;
 
-function addon(): NativeAddon | null {
+/** The addon for the ring's arithmetic, or null (not built, or VOXRING_COMM_NATIVE=0). */
+export function ringAddon(): NativeAddon | null {
   if (native === undefined) native = process.env.VOXRING_COMM_NATIVE === "0" ? null : loadNative();
   return native;
 }
@@ -20,7 +21,7 @@ function addon(): NativeAddon | null {
 /** dst[i] += src[i] */
 export function addInto(src: Float32Array, dst: Float32Array): void {
   if (src.length !== dst.length) throw new RangeError(`addInto: ${src.length} into ${dst.length}`);
-  const n = addon();
+  const n = ringAddon();
   if (n && dst.length >= NATIVE_MIN_ELEMENTS) {
     for (let lo = 0; lo < dst.length; lo += NATIVE_SLICE) {
       const hi = Math.min(dst.length, lo + NATIVE_SLICE);
@@ -35,6 +36,11 @@ export function addInto(src: Float32Array, dst: Float32Array): void {
 /** dst = other = (dst + other) / divisor: the last reduction step, kept in both arrays. */
 export function addScaleBoth(other: Float32Array, dst: Float32Array, divisor: number): void {
   if (other.length !== dst.length) throw new RangeError(`addScaleBoth: ${other.length} into ${dst.length}`);
+  const n = ringAddon();
+  if (n?.f32Finish && dst.length >= NATIVE_MIN_ELEMENTS) {
+    n.f32Finish(other, dst, divisor);
+    return;
+  }
   addInto(other, dst);
   if (divisor !== 1) for (let i = 0; i < dst.length; i++) dst[i] /= divisor;
   other.set(dst);
@@ -42,5 +48,5 @@ export function addScaleBoth(other: Float32Array, dst: Float32Array, divisor: nu
 
 /** Loads the accelerator now (startup), so the first collective is not the one that pays for it. */
 export function warmReduce(): boolean {
-  return addon() !== null;
+  return ringAddon() !== null;
 }

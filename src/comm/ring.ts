@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as zmq from "zeromq";
-import { addHalfInto, decodeHalf, encodeHalf, halfBitsFromFloatBits } from "./fp16.js";
+import { addEncodeHalf, decodeHalf, encodeHalf, finishHalf } from "./fp16.js";
 import { bytesOf, float32View, uint16View } from "./frames.js";
 import { addInto, addScaleBoth, warmReduce } from "./reduce.js";
 import { decodeHeader, encodeHeader, type FrameHeader, FrameKind, HEADER_BYTES, WireType } from "./ringFrame.js";
@@ -166,17 +166,23 @@ export class RingAllReduce {
         if (h.step < n - 2) {
           // Reduce-scatter: add and pass the partial sum on (causally received before this region changes).
           if (fp16) {
-            addHalfInto(uint16View(payload), target);
-            out = encoded(target);
+            // The received frame is ours: it carries the re-rounded partial sum on, no new buffer.
+            const halves = uint16View(payload);
+            addEncodeHalf(halves, target);
+            out = bytesOf(halves);
           } else {
             addInto(float32View(payload), target);
             out = bytesOf(target);
           }
         } else if (h.step === n - 2) {
           // The last contribution: this rank now owns the reduced chunk and starts it around the ring.
-          out = fp16
-            ? finishHalf(uint16View(payload), target, average ? n : 1)
-            : finish(payload, target, average ? n : 1);
+          if (fp16) {
+            const halves = uint16View(payload);
+            finishHalf(halves, target, average ? n : 1);
+            out = bytesOf(halves);
+          } else {
+            out = finish(payload, target, average ? n : 1);
+          }
         } else {
           // All-gather: take the owner's values and forward the very frame we received.
           if (fp16) decodeHalf(uint16View(payload), target);
@@ -378,19 +384,6 @@ class SendQueue {
 function finish(payload: Buffer, target: Float32Array, divisor: number): Buffer {
   const src = float32View(payload);
   addScaleBoth(src, target, divisor);
-  return bytesOf(src);
-}
-
-/** As `finish` over half floats: the sum is rounded to fp16 here too, so the owner matches everyone else. */
-function finishHalf(src: Uint16Array, target: Float32Array, divisor: number): Buffer {
-  addHalfInto(src, target);
-  const bits = new Uint32Array(1);
-  const f = new Float32Array(bits.buffer);
-  for (let i = 0; i < target.length; i++) {
-    f[0] = target[i] / divisor;
-    src[i] = halfBitsFromFloatBits(bits[0]);
-  }
-  decodeHalf(src, target);
   return bytesOf(src);
 }
 

@@ -100,6 +100,20 @@ export interface NativeAddon {
   addN(inputs: Float32Array[], out: Float32Array): void;
   /** x as [outer, reduced, inner] summed over the middle axis into out [outer, inner]. */
   sum(x: Float32Array, out: Float32Array, dims: [number, number, number]): void;
+  /**
+   * The ring all-reduce's wire arithmetic (native/src/Fp16.cc, used by src/comm): halves and floats of equal
+   * length, binary16 rounded to nearest even. Encode: h = half(f). Decode: f = float(h). AddInto: f += float(h).
+   * AddEncode: f += float(h), then h = half(f). Finish: h = half((f + float(h)) / divisor), f = float(h).
+   */
+  f16Encode?(h: Uint16Array, f: Float32Array): void;
+  f16Decode?(h: Uint16Array, f: Float32Array): void;
+  f16AddInto?(h: Uint16Array, f: Float32Array): void;
+  f16AddEncode?(h: Uint16Array, f: Float32Array): void;
+  f16Finish?(h: Uint16Array, f: Float32Array, divisor: number): void;
+  /** dst = src = (dst + src) / divisor */
+  f32Finish?(src: Float32Array, dst: Float32Array, divisor: number): void;
+  /** true when the f16 functions run on F16C instructions rather than scalar code */
+  hasF16c?: boolean;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));

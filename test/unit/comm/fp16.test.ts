@@ -5,7 +5,9 @@ import {
   encodeHalf,
   floatFromHalfBits,
   halfBitsFromFloatBits,
+  halfJs,
 } from "../../../src/comm/fp16.js";
+import { ringAddon } from "../../../src/comm/reduce.js";
 import { Rng } from "../../../src/random.js";
 
 const f32 = new Float32Array(1);
@@ -95,5 +97,71 @@ describe("fp16 wire format", () => {
       expect(acc[i]).toBe(Math.fround(x[i] + back[i]));
     }
     expect(() => encodeHalf(x, new Uint16Array(3))).toThrow(RangeError);
+  });
+
+  it("native F16C conversions give the plain code's bits, NaN payloads, subnormals and ties included", () => {
+    const addon = ringAddon();
+    expect(addon?.f16Encode, "native addon with Fp16.cc (node native/build.mjs)").toBeTypeOf("function");
+    const native = addon as Required<NonNullable<typeof addon>>;
+    const rng = new Rng(77);
+    const specials = [
+      0x7f800000, 0xff800000, 0x7fc00000, 0xffc00001, 0x7f800001, 0x7fbfe000, 0x7f802000, 0x477ff000, 0x477fefff,
+      0x33000000, 0x33000001, 0x38800000, 0x387fffff, 0x3f801000, 0x3f803000, 0x00000001, 0x80000000, 0x00000000,
+    ];
+    // odd length so the 8-lane loop leaves a scalar tail
+    const n = 100_003;
+    const bits = Uint32Array.from({ length: n }, (_, i) => {
+      if (i < specials.length * 4) return specials[i % specials.length];
+      // half of the elements: any 32-bit pattern; the other half: magnitudes around the half range
+      return i % 2 ? rng.int(0x100000000) : bitsOf((rng.next() < 0.5 ? -1 : 1) * 2 ** rng.uniform(-26, 17));
+    });
+    const x = new Float32Array(bits.buffer);
+    const halvesOf = (f: (h: Uint16Array, v: Float32Array) => void, v: Float32Array) => {
+      const h = new Uint16Array(v.length);
+      f(h, Float32Array.from(v));
+      return h;
+    };
+    const sameBits = (a: ArrayBufferView, b: ArrayBufferView) =>
+      Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+    const hNative = halvesOf(native.f16Encode, x);
+    expect(sameBits(hNative, halvesOf(halfJs.encode, x))).toBe(true);
+    // every half pattern, decoded both ways
+    const all = Uint16Array.from({ length: 65536 + 5 }, (_, i) => i & 0xffff);
+    const [dNative, dJs] = [new Float32Array(all.length), new Float32Array(all.length)];
+    native.f16Decode(all, dNative);
+    halfJs.decode(all, dJs);
+    expect(sameBits(dNative, dJs)).toBe(true);
+    // the ring's fused steps, on finite inputs (a NaN sum's payload depends on operand order, not on us)
+    const finite = x.map((v) => (Number.isFinite(v) ? v : rng.normal()));
+    const wire = halvesOf(
+      halfJs.encode,
+      finite.map((v) => v * 0.5),
+    );
+    for (const op of ["addInto", "addEncode"] as const) {
+      const [hn, hj, fn, fj] = [
+        Uint16Array.from(wire),
+        Uint16Array.from(wire),
+        Float32Array.from(finite),
+        Float32Array.from(finite),
+      ];
+      (op === "addInto" ? native.f16AddInto : native.f16AddEncode)(hn, fn);
+      halfJs[op](hj, fj);
+      expect(sameBits(fn, fj) && sameBits(hn, hj), op).toBe(true);
+    }
+    for (const divisor of [1, 3, 4]) {
+      const [hn, hj, fn, fj] = [
+        Uint16Array.from(wire),
+        Uint16Array.from(wire),
+        Float32Array.from(finite),
+        Float32Array.from(finite),
+      ];
+      native.f16Finish(hn, fn, divisor);
+      halfJs.finish(hj, fj, divisor);
+      expect(sameBits(fn, fj) && sameBits(hn, hj), `finish / ${divisor}`).toBe(true);
+    }
+    expect(() => native.f16Encode(new Uint16Array(3), new Float32Array(4))).toThrow(RangeError);
+    expect(() => native.f16Encode(new Float32Array(3) as unknown as Uint16Array, new Float32Array(3))).toThrow(
+      TypeError,
+    );
   });
 });
