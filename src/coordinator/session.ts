@@ -32,6 +32,8 @@ export interface SessionHooks {
   /** A snapshot from rank 0 (plan end with snapshot, or a stop); resolves once the checkpoint is written. */
   onSnapshot(header: StateHeader, frames: Buffer[], reason: "plan" | "stop"): Promise<void>;
   log(line: string): void;
+  /** The ring formed with this many ranks (0 when the session ends). */
+  onWorkersUp?(count: number): void;
 }
 
 export interface SessionInput {
@@ -199,6 +201,7 @@ export async function runSession(input: SessionInput): Promise<SessionOutcome> {
         input.start.frames,
       );
     }
+    hooks.onWorkersUp?.(worldSize);
     hooks.log(
       `ring of ${worldSize} formed (generation ${input.generation}); training from step ${input.start.globalStep}`,
     );
@@ -274,6 +277,7 @@ export async function runSession(input: SessionInput): Promise<SessionOutcome> {
     throw error;
   } finally {
     clearInterval(ticker);
+    hooks.onWorkersUp?.(0);
     link.onMessage(() => {});
     input.workers.onUnexpectedExit(() => {});
     await input.workers.killAll(2000);

@@ -221,6 +221,7 @@ export async function runTraining(config: TrainConfig, options: { resume: string
       hooks: {
         onSnapshot,
         log,
+        onWorkersUp: (n) => metrics.setWorkersUp(n),
         onStep: (m) => {
           metrics.recordStep({
             rank: m.rank,
@@ -261,7 +262,6 @@ export async function runTraining(config: TrainConfig, options: { resume: string
         },
       },
     });
-    metrics.setWorkersUp(0);
     if (outcome.kind !== "failed" || stop.requested) break;
     if (restarts >= config.maxRestarts) {
       log(`${outcome.reason}; no restarts left (--max-restarts ${config.maxRestarts})`);
