@@ -24,7 +24,9 @@ export function placeWorkers(config: TrainConfig): WorkerPlacement {
   const gpusFound = config.backend === "cpu" ? 0 : countGpus();
   const threads = threadsPerWorker(config);
   const useGpu = config.backend === "gpu" || (config.backend === "auto" && gpusFound > 0);
-  const common = { VOXRING_THREADS: String(threads), OMP_NUM_THREADS: String(threads) };
+  const common: Record<string, string> = { VOXRING_THREADS: String(threads), OMP_NUM_THREADS: String(threads) };
+  // Every batch is seeded by (seed, rank, step) in any case; this asks kernels for reproducible reductions too.
+  if (config.deterministic) common.VOXRING_DETERMINISTIC = "1";
   if (useGpu) {
     return {
       backend: "gpu",

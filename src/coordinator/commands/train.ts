@@ -37,7 +37,11 @@ const options = {
   preset: { choices: ["smoke", "demo", "full"] as const, describe: "smoke: seconds; demo: ~15 min on 2 cores" },
   resume: { type: "string", describe: "Continue the run in this directory from its last checkpoint" },
   seed: { type: "number", describe: "Seed of the split, the weights and every random draw" },
-  deterministic: { type: "boolean", describe: "Bitwise reproducible: fixed threads, fp32 on the wire" },
+  deterministic: {
+    type: "boolean",
+    describe:
+      "Reproducible to the bit: fp32 gradients on the wire even with --amp, VOXRING_DETERMINISTIC=1 for kernels",
+  },
   amp: { type: "boolean", describe: "Mixed precision: dynamic loss scaling, fp16 gradients on the wire" },
   backend: { choices: ["auto", "gpu", "cpu"] as const, describe: "Tensor backend of the workers" },
   threads: { type: "number", describe: "Threads per worker", defaultDescription: "cores / workers" },
