@@ -1,10 +1,12 @@
 /**
- * `orchestrate bench allreduce --workers 4 --mb 64 --iterations 5 --json`
+ * `orchestrate bench allreduce --workers 4 --mb 64 --iterations 5 --json [--amp] [--transport auto|ipc|tcp]`
  *
- * Bus bandwidth of the ZeroMQ ring all-reduce between real processes on loopback, next to the
- * point-to-point throughput of the same transport (one PUSH → PULL stream between two processes, same frame
- * size) measured in the same run, so the ratio busbw / p2p says how much of the wire the ring uses.
- * nccl-tests convention: algbw = bytes / time per all-reduce, busbw = algbw · 2(n − 1)/n.
+ * Bus bandwidth of the ring all-reduce between real processes on this host, next to the point-to-point
+ * throughput of the socket transport (one PUSH → PULL stream between two processes, same frame size)
+ * measured in the same run, so the ratio busbw / p2p says how much of the wire the ring uses. With the
+ * default transport fp32 payloads go through shared memory (only barriers use the sockets), so the ratio
+ * compares against what the sockets alone could stream. nccl-tests convention: algbw = bytes / time per
+ * all-reduce, busbw = algbw · 2(n − 1)/n.
  *
  * This file is also the child script: the parent forks it with VOXRING_BENCH_ALLREDUCE_CHILD set.
  */
@@ -48,10 +50,25 @@ const MiB = 1 << 20;
 // Messages between the parent and its children (over the fork IPC channel).
 type ToParent = { endpoint: string } | { warm: true } | { seconds: number; check: number } | { error: string };
 type ToChild =
-  | { rank: number; worldSize: number; next: string; bytes: number; iterations: number; amp: boolean }
+  | {
+      rank: number;
+      worldSize: number;
+      next: string;
+      bytes: number;
+      iterations: number;
+      amp: boolean;
+    }
   | { go: true };
-/** "auto": what the ring picks for a loopback bind (ipc); "tcp": loopback TCP, for comparison */
-type Transport = "auto" | "tcp";
+/**
+ * "auto": what the ring picks for ranks on one host (shared memory for fp32 payloads, Unix sockets for the
+ * rest); "ipc": Unix sockets only; "tcp": loopback TCP only, for comparison.
+ */
+type Transport = "auto" | "ipc" | "tcp";
+const TRANSPORT_LABEL: Record<Transport, string> = {
+  auto: "shared memory (fp32) + zeromq ipc://",
+  ipc: "zeromq ipc://",
+  tcp: "zeromq tcp://127.0.0.1",
+};
 
 export async function run(args: BenchArgs): Promise<AllReduceBenchResult> {
   const workers = positiveInteger(args.workers, "--workers");
@@ -61,8 +78,8 @@ export async function run(args: BenchArgs): Promise<AllReduceBenchResult> {
     throw inputError("--mb", `expected a size in MB in (0, 4096], got ${args.mb}`);
   const bytes = Math.max(4, Math.floor((mb * MiB) / 4) * 4);
   const transport = (args.transport ?? "auto") as Transport;
-  if (transport !== "auto" && transport !== "tcp")
-    throw inputError("--transport", `expected auto or tcp, got ${transport}`);
+  if (!(transport in TRANSPORT_LABEL))
+    throw inputError("--transport", `expected auto, ipc or tcp, got ${String(transport)}`);
   const amp = args.amp === true;
   const job = { bytes, iterations, amp, transport };
 
@@ -82,7 +99,7 @@ export async function run(args: BenchArgs): Promise<AllReduceBenchResult> {
     p2p_GBps: round(p2p),
     busbw_over_p2p: round(busbw / p2p),
     seconds_per_iter: round(ringSeconds, 5),
-    transport: transport === "tcp" ? "zeromq tcp://127.0.0.1" : "zeromq ipc://",
+    transport: amp && transport === "auto" ? TRANSPORT_LABEL.ipc : TRANSPORT_LABEL[transport],
     wire: amp ? "fp16" : "fp32",
   };
 }
@@ -131,7 +148,14 @@ async function runChildren(count: number, role: "ring" | "p2p", job: Job) {
     }
     children.forEach((c, rank) => {
       const next = endpoints[(rank + 1) % count];
-      const msg: ToChild = { rank, worldSize: count, next, bytes: job.bytes, iterations: job.iterations, amp: job.amp };
+      const msg: ToChild = {
+        rank,
+        worldSize: count,
+        next,
+        bytes: job.bytes,
+        iterations: job.iterations,
+        amp: job.amp,
+      };
       c.send(msg);
     });
     return (await Promise.all(done)) as { seconds: number; check: number }[];
@@ -167,7 +191,12 @@ async function child(role: string): Promise<void> {
 }
 
 async function ringChild(send: (m: ToParent) => void): Promise<void> {
-  const ring = await RingAllReduce.open({ chunkBytes: CHUNK_BYTES, transport: childTransport() });
+  const transport = process.env[TRANSPORT_ENV] as Transport;
+  const ring = await RingAllReduce.open({
+    chunkBytes: CHUNK_BYTES,
+    transport: transport === "tcp" ? "as-given" : "auto",
+    sharedMemory: transport === "auto",
+  });
   send({ endpoint: ring.endpoint });
   const job = (await receiveJob()) as Extract<ToChild, { rank: number }>;
   await ring.join({ rank: job.rank, worldSize: job.worldSize, next: job.next });
@@ -184,18 +213,13 @@ async function ringChild(send: (m: ToParent) => void): Promise<void> {
   ring.close();
 }
 
-/** "tcp" forces loopback TCP; "auto" leaves the choice to the ring (ipc for a loopback bind). */
-function childTransport(): "auto" | "as-given" {
-  return process.env[TRANSPORT_ENV] === "tcp" ? "as-given" : "auto";
-}
-
 /**
  * Rank 0 receives, rank 1 sends, with the ring's frame layout (small header + 1 MiB payload) over the
  * transport the ring uses. With --amp the ring's frames carry half floats: the same frames, half the bytes.
  */
 async function p2pChild(send: (m: ToParent) => void): Promise<void> {
   const pull = new zmq.Pull({ receiveHighWaterMark: 64, linger: 0 });
-  const ipcDir = childTransport() === "auto" ? mkdtempSync(join(tmpdir(), "voxring-p2p-")) : undefined;
+  const ipcDir = process.env[TRANSPORT_ENV] !== "tcp" ? mkdtempSync(join(tmpdir(), "voxring-p2p-")) : undefined;
   await pull.bind(ipcDir ? `ipc://${join(ipcDir, "recv")}` : "tcp://127.0.0.1:*");
   send({ endpoint: pull.lastEndpoint as string });
   const job = (await receiveJob()) as Extract<ToChild, { rank: number }>;

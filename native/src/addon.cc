@@ -30,6 +30,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterSum(env, exports);
   RegisterMallocPolicy(env, exports);
   RegisterFp16(env, exports);
+  RegisterSharedMemory(env, exports);
   return exports;
 }
 

@@ -9,6 +9,13 @@ import { decodeHeader, encodeHeader, type FrameHeader, FrameKind, HEADER_BYTES, 
 import { chunkRange, framesToReceive, type RingPlan, receiveSegment, ringPlan } from "./ringPlan.js";
 import { isLoopbackEndpoint, type RunKeys, requireKeysFor, secureClient, secureServer } from "./security.js";
 import { SerialSender } from "./serialSend.js";
+import {
+  allOnThisHost,
+  mapSharedRegions,
+  reduceOwnSegment,
+  type SharedRegions,
+  sharedMemoryAddon,
+} from "./sharedRegions.js";
 
 /**
  * Ring all-reduce over ZeroMQ, framework-free: Float32Arrays in, reduced in place.
@@ -34,6 +41,11 @@ export interface RingOpenOptions {
   bind?: string;
   /** "auto" (default): ipc:// for a loopback bind, else as given; "as-given": exactly `bind` */
   transport?: "auto" | "as-given";
+  /**
+   * Default true: when all ranks turn out to be on this host, large fp32 all-reduces move their payload
+   * through shared memory (sharedRegions.ts) and the sockets carry only barriers. All ranks must agree.
+   */
+  sharedMemory?: boolean;
   /** host peers should dial when `bind` is a wildcard address (0.0.0.0) */
   advertiseHost?: string;
   /** CURVE keys of the run: required when bind or next is beyond loopback */
@@ -72,6 +84,13 @@ export class RingAllReduce {
   /** bytes of payload sent and received since open, for the allreduce_bytes metric */
   readonly stats = { bytesSent: 0, bytesReceived: 0 };
   private push?: zmq.Push;
+  /**
+   * Every rank's endpoint when all ranks are on this host and can share memory; null when they cannot;
+   * undefined until the first large all-reduce asked them (sharedRegions.ts).
+   */
+  private sharedEndpoints?: readonly string[] | null;
+  private regions?: SharedRegions;
+  private sharedOps = 0;
   private op = 0;
   private pending: Promise<unknown> = Promise.resolve();
   private broken?: Error;
@@ -146,15 +165,33 @@ export class RingAllReduce {
     this.push.connect(next);
   }
 
+  /** Whether large fp32 all-reduces go through shared memory; undefined before the first one. */
+  get sharesMemory(): boolean | undefined {
+    if (this.options.sharedMemory === false) return false;
+    return this.sharedEndpoints === undefined ? undefined : this.sharedEndpoints !== null;
+  }
+
   /** Sums (or averages) `data` across all ranks, in place. Every rank must call it with the same length. */
   async allReduce(data: Float32Array, { average, fp16 = false }: AllReduceOptions): Promise<void> {
+    if (this.worldSize === 1) return;
+    if (!fp16 && this.options.sharedMemory !== false && data.length >= SHARED_MIN_ELEMENTS) {
+      return this.serialized(async () => {
+        if (this.sharedEndpoints === undefined) this.sharedEndpoints = await this.findSharedHost();
+        if (this.sharedEndpoints) await this.sharedAllReduce(data, average);
+        else await this.streamAllReduce(data, { average, fp16 });
+      });
+    }
+    return this.serialized(() => this.streamAllReduce(data, { average, fp16 }));
+  }
+
+  /** The socket all-reduce: chunks stream around the ring (run inside `serialized`). */
+  private async streamAllReduce(data: Float32Array, { average, fp16 = false }: AllReduceOptions): Promise<void> {
     const n = this.worldSize;
-    if (n === 1) return;
     const plan = ringPlan(data.length, n, this.chunkBytes / 4);
     const wire = fp16 ? WireType.f16 : WireType.f32;
     const r = this.rank;
     const lastStep = 2 * (n - 1) - 1;
-    await this.collective(FrameKind.allReduce, wire, framesToReceive(plan, r), plan, false, (send) => {
+    await this.runCollective(FrameKind.allReduce, wire, framesToReceive(plan, r), plan, false, (send) => {
       for (let c = 0; c < plan.chunkCount[r]; c++) {
         const [lo, hi] = chunkRange(plan, r, c);
         send(0, c, fp16 ? encoded(data.subarray(lo, hi)) : bytesOf(data.subarray(lo, hi)));
@@ -194,6 +231,78 @@ export class RingAllReduce {
     });
   }
 
+  /**
+   * Every rank's endpoint if all ranks can share memory on this host, else null: each rank writes a flag and
+   * its endpoint's bytes into its own slot of a table the ring sums (slots of other ranks are zeros, so the
+   * sum is exact), hence every rank reaches the same decision.
+   */
+  private async findSharedHost(): Promise<string[] | null> {
+    const slot = 1 + ENDPOINT_MAX_BYTES;
+    const table = new Float32Array(this.worldSize * slot);
+    const bytes = Buffer.from(this.endpoint, "utf8");
+    if (sharedMemoryAddon() && allOnThisHost([this.endpoint]) && bytes.length <= ENDPOINT_MAX_BYTES) {
+      table[this.rank * slot] = 1;
+      table.set(bytes, this.rank * slot + 1);
+    }
+    await this.streamAllReduce(table, { average: false });
+    const endpoints: string[] = [];
+    for (let k = 0; k < this.worldSize; k++) {
+      if (table[k * slot] !== 1) return null;
+      const chars = table.subarray(k * slot + 1, (k + 1) * slot);
+      const end = chars.indexOf(0);
+      endpoints.push(Buffer.from(chars.subarray(0, end < 0 ? chars.length : end)).toString("utf8"));
+    }
+    return allOnThisHost(endpoints) ? endpoints : null;
+  }
+
+  /**
+   * The shared-memory all-reduce (run inside `serialized`): copy in, barrier, reduce this rank's segment
+   * from every region, barrier, copy the other segments out, barrier (so nobody overwrites a region another
+   * rank still copies from).
+   */
+  private async sharedAllReduce(data: Float32Array, average: boolean): Promise<void> {
+    const addon = sharedMemoryAddon();
+    const endpoints = this.sharedEndpoints;
+    if (!addon || !endpoints) throw new RingError("ring: shared memory is not available");
+    if (this.broken) throw this.broken;
+    const n = this.worldSize;
+    const r = this.rank;
+    const barrier = () => this.streamAllReduce(new Float32Array(1), { average: false });
+    try {
+      if (this.regions?.length !== data.length) {
+        this.regions = undefined; // the old mappings go with the GC
+        this.regions = await mapSharedRegions(addon, endpoints, r, data.length, barrier);
+      }
+      const { headers, payloads } = this.regions;
+      const op = ++this.sharedOps >>> 0;
+      payloads[r].set(data);
+      headers[r][0] = data.length;
+      headers[r][1] = op;
+      await barrier();
+      headers.forEach((h, k) => {
+        if (h[0] !== data.length || h[1] !== op)
+          throw new RingError(
+            `ring: rank ${k} shared ${h[0]} floats for collective #${h[1]}, this rank ${data.length} for #${op}`,
+          );
+      });
+      const plan = ringPlan(data.length, n, Math.max(1, data.length));
+      const segment = (k: number) => [plan.segmentStart[k], plan.segmentStart[k + 1]] as const;
+      reduceOwnSegment(addon, this.regions, r, ...segment(r), data, average ? n : 1);
+      await barrier();
+      for (let k = 0; k < n; k++) {
+        if (k !== r) data.set(payloads[k].subarray(...segment(k)), segment(k)[0]);
+      }
+      await barrier();
+      // Counted as the ring would have moved it, so the allreduce_bytes metric means the same either way.
+      const ringBytes = Math.round(((2 * (n - 1)) / n) * data.byteLength);
+      this.stats.bytesSent += ringBytes;
+      this.stats.bytesReceived += ringBytes;
+    } catch (error) {
+      this.broken ??= error instanceof Error ? error : new RingError(String(error));
+      throw this.broken;
+    }
+  }
+
   /** Copies `data` of rank `root` into `data` of every rank (same length everywhere). */
   async broadcast(data: Float32Array, root: number): Promise<void> {
     const n = this.worldSize;
@@ -231,6 +340,7 @@ export class RingAllReduce {
     this.push?.close();
     this.pull?.close();
     this.push = undefined;
+    this.regions = undefined;
     if (this.ipcDir) rmSync(this.ipcDir, { recursive: true, force: true });
   }
 
@@ -239,9 +349,13 @@ export class RingAllReduce {
    * last gets the same numbering on every rank instead of interleaved frames.
    */
   private collective(...args: Parameters<RingAllReduce["runCollective"]>): Promise<void> {
-    const run = this.pending.then(() => this.runCollective(...args));
-    this.pending = run.catch(() => {});
-    return run;
+    return this.serialized(() => this.runCollective(...args));
+  }
+
+  private serialized(run: () => Promise<void>): Promise<void> {
+    const done = this.pending.then(run);
+    this.pending = done.catch(() => {});
+    return done;
   }
 
   /**
@@ -350,6 +464,12 @@ export class RingAllReduce {
     }
   }
 }
+
+/** Endpoint strings are capped at this many bytes by the control messages' schema too. */
+const ENDPOINT_MAX_BYTES = 512;
+
+/** Below this an all-reduce is latency-bound: three barriers would cost more than streaming the data. */
+const SHARED_MIN_ELEMENTS = 1 << 16;
 
 type Sender = (step: number, chunk: number, payload: Buffer, kind?: FrameKind) => void;
 

@@ -18,9 +18,9 @@ export const benchCommand = defineCommand({
     iterations: { type: "number", default: 5, describe: "allreduce: timed iterations" },
     amp: { type: "boolean", default: false, describe: "allreduce: half floats on the wire (fp16), reduced in fp32" },
     transport: {
-      choices: ["auto", "tcp"] as const,
+      choices: ["auto", "ipc", "tcp"] as const,
       default: "auto" as const,
-      describe: "allreduce: auto (ipc for ranks on this host) or loopback tcp",
+      describe: "allreduce: auto (shared memory + Unix sockets on one host), ipc (sockets only) or loopback tcp",
     },
     data: { type: "string", describe: "data: Decathlon task directory to load" },
   },

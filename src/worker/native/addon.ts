@@ -114,6 +114,11 @@ export interface NativeAddon {
   f32Finish?(src: Float32Array, dst: Float32Array, divisor: number): void;
   /** true when the f16 functions run on F16C instructions rather than scalar code */
   hasF16c?: boolean;
+  /**
+   * Maps a /dev/shm file MAP_SHARED (native/src/SharedMemory.cc): `create` makes it (0600, must not exist yet)
+   * with `bytes` bytes, otherwise it must exist with exactly that size. Unmapped when the buffer is collected.
+   */
+  shmMap?(path: string, bytes: number, create: boolean): ArrayBuffer;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));

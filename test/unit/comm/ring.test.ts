@@ -1,4 +1,5 @@
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
+import { basename, dirname } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import * as zmq from "zeromq";
 import { roundToHalf } from "../../../src/comm/fp16.js";
@@ -34,10 +35,13 @@ function exactSum(inputs: Float32Array[]): Float64Array {
 }
 
 describe("RingAllReduce", () => {
-  // Chunks of 4 KB so that even 1001 elements stream in several chunks per segment.
+  // Chunks of 4 KB so that even 1001 elements stream in several chunks per segment. Even world sizes move
+  // 1_000_003 elements through shared memory, odd ones stream them through the sockets.
   for (const worldSize of [1, 2, 3, 4, 5, 6, 7, 8]) {
     it(`sums and averages exactly across ${worldSize} ranks for lengths 0, 1, 7, 1001, 1_000_003`, async () => {
-      rings = await openRing(worldSize, { chunkBytes: worldSize > 4 ? 1 << 16 : 4096 });
+      const sharedMemory = worldSize % 2 === 0;
+      rings = await openRing(worldSize, { chunkBytes: worldSize > 4 ? 1 << 16 : 4096, sharedMemory });
+
       for (const length of [0, 1, 7, 1001, 1_000_003]) {
         for (const average of [false, true]) {
           const inputs = integerInputs(worldSize, length, 1000 * worldSize + length + (average ? 1 : 0));
@@ -46,6 +50,7 @@ describe("RingAllReduce", () => {
           for (const result of inputs) expect(firstMismatch(result, expected)).toBe(-1);
         }
       }
+      if (worldSize > 1) expect(rings.map((r) => r.sharesMemory)).toEqual(rings.map(() => sharedMemory));
     });
   }
 
@@ -59,14 +64,47 @@ describe("RingAllReduce", () => {
     await Promise.all(
       rings.map((ring, rank) => ring.join({ rank, worldSize: 3, next: rings[(rank + 1) % 3].endpoint })),
     );
-    const inputs = integerInputs(3, 9_999, 11);
+    // Large enough to ask whether all ranks share a host: one rank is on TCP, so all stream through sockets.
+    const inputs = integerInputs(3, 99_999, 11);
     const expected = exactSum(inputs);
     await Promise.all(rings.map((ring, rank) => ring.allReduce(inputs[rank], { average: false })));
     for (const result of inputs) expect(firstMismatch(result, expected)).toBe(-1);
+    expect(rings.map((r) => r.sharesMemory)).toEqual([false, false, false]);
     const socketFile = rings[0].endpoint.slice("ipc://".length);
     expect(existsSync(socketFile)).toBe(true);
     closeAll(rings);
     expect(existsSync(socketFile)).toBe(false);
+  });
+
+  it("through shared memory: bitwise equal ranks on random floats, resized regions, nothing left in /dev/shm", async () => {
+    rings = await openRing(3, { chunkBytes: 4096 });
+    expect(rings[0].sharesMemory).toBeUndefined();
+    const rng = new Rng(8);
+    for (const length of [100_001, 70_000, 100_001]) {
+      const inputs = Array.from({ length: 3 }, () => Float32Array.from({ length }, () => rng.normal()));
+      const sum = exactSum(inputs);
+      await Promise.all(rings.map((ring, rank) => ring.allReduce(inputs[rank], { average: true })));
+      for (let i = 0; i < length; i++) expect(Math.abs(inputs[0][i] - sum[i] / 3)).toBeLessThan(1e-5);
+      for (const result of inputs.slice(1))
+        expect(Buffer.from(result.buffer).equals(Buffer.from(inputs[0].buffer))).toBe(true);
+      expect(rings.every((r) => r.sharesMemory)).toBe(true);
+    }
+    // small all-reduces and broadcasts between them still stream through the sockets
+    const small = integerInputs(3, 1000, 4);
+    const smallSum = exactSum(small);
+    await Promise.all(rings.map((ring, rank) => ring.allReduce(small[rank], { average: false })));
+    for (const result of small) expect(firstMismatch(result, smallSum)).toBe(-1);
+    const tags = rings.map((r) => basename(dirname(r.endpoint.slice("ipc://".length))));
+    expect(readdirSync("/dev/shm").filter((f) => tags.some((t) => f.startsWith(t)))).toEqual([]);
+  });
+
+  it("through shared memory, fails on every rank when ranks disagree on the length", async () => {
+    rings = await openRing(2, { chunkBytes: 4096, timeoutMs: 5000 });
+    const results = await Promise.allSettled([
+      rings[0].allReduce(new Float32Array(100_000).fill(1), { average: false }),
+      rings[1].allReduce(new Float32Array(100_001).fill(1), { average: false }),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(["rejected", "rejected"]);
   });
 
   it("gives every rank bitwise the same result on random floats, close to the float64 sum", async () => {

@@ -1,6 +1,9 @@
 import { RingAllReduce, type RingOpenOptions } from "../../../src/comm/ring.js";
 
-/** N ranks of one ring inside this process, on loopback with ephemeral ports. */
+/**
+ * N ranks of one ring inside this process, on loopback (Unix sockets), so large fp32 all-reduces go through
+ * shared memory unless `options.sharedMemory` is false.
+ */
 export async function openRing(worldSize: number, options: RingOpenOptions = {}): Promise<RingAllReduce[]> {
   if (worldSize === 1) {
     const solo = RingAllReduce.solo();
