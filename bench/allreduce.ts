@@ -32,7 +32,7 @@ export interface AllReduceBenchResult {
   busbw_over_p2p: number;
   seconds_per_iter: number;
   transport: string;
-  wire: "fp16" | "fp32";
+  wire: string;
 }
 
 interface Job {
@@ -65,7 +65,7 @@ type ToChild =
  */
 type Transport = "auto" | "ipc" | "tcp";
 const TRANSPORT_LABEL: Record<Transport, string> = {
-  auto: "shared memory (fp32) + zeromq ipc://",
+  auto: "shared memory + zeromq ipc://",
   ipc: "zeromq ipc://",
   tcp: "zeromq tcp://127.0.0.1",
 };
@@ -88,7 +88,7 @@ export async function run(args: BenchArgs): Promise<AllReduceBenchResult> {
   const p2pSeconds = await timeP2p(job);
   const algbw = ringSeconds > 0 ? bytes / ringSeconds / 1e9 : Number.POSITIVE_INFINITY;
   const busbw = (algbw * 2 * (workers - 1)) / workers;
-  // Per fp32 byte reduced, like algbw: with --amp both move half the bytes in the same time.
+  // Per fp32 byte reduced, like algbw: with --amp on the sockets both move half the bytes in the same time.
   const p2p = bytes / p2pSeconds / 1e9;
   return {
     workers,
@@ -99,8 +99,9 @@ export async function run(args: BenchArgs): Promise<AllReduceBenchResult> {
     p2p_GBps: round(p2p),
     busbw_over_p2p: round(busbw / p2p),
     seconds_per_iter: round(ringSeconds, 5),
-    transport: amp && transport === "auto" ? TRANSPORT_LABEL.ipc : TRANSPORT_LABEL[transport],
-    wire: amp ? "fp16" : "fp32",
+    transport: TRANSPORT_LABEL[transport],
+    // Through shared memory there is no wire: --amp rounds the float32 result to fp16 once.
+    wire: amp ? (transport === "auto" ? "fp16 (result rounded)" : "fp16") : "fp32",
   };
 }
 
@@ -215,7 +216,8 @@ async function ringChild(send: (m: ToParent) => void): Promise<void> {
 
 /**
  * Rank 0 receives, rank 1 sends, with the ring's frame layout (small header + 1 MiB payload) over the
- * transport the ring uses. With --amp the ring's frames carry half floats: the same frames, half the bytes.
+ * socket transport the ring uses. With --amp on the sockets the ring's frames carry half floats: the same
+ * frames, half the bytes.
  */
 async function p2pChild(send: (m: ToParent) => void): Promise<void> {
   const pull = new zmq.Pull({ receiveHighWaterMark: 64, linger: 0 });
@@ -224,8 +226,9 @@ async function p2pChild(send: (m: ToParent) => void): Promise<void> {
   send({ endpoint: pull.lastEndpoint as string });
   const job = (await receiveJob()) as Extract<ToChild, { rank: number }>;
   // A ring frame holds CHUNK_BYTES / 4 elements, i.e. half the bytes in fp16.
-  const frameBytes = job.amp ? CHUNK_BYTES / 2 : CHUNK_BYTES;
-  if (job.amp) job.bytes /= 2;
+  const halves = job.amp && process.env[TRANSPORT_ENV] !== "auto";
+  const frameBytes = halves ? CHUNK_BYTES / 2 : CHUNK_BYTES;
+  if (halves) job.bytes /= 2;
   const frames = Math.ceil(job.bytes / frameBytes);
   if (job.rank === 1) {
     const push = new zmq.Push({ sendHighWaterMark: 64, linger: 10_000 });

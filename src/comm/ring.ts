@@ -70,7 +70,10 @@ export interface RingJoin {
 export interface AllReduceOptions {
   /** divide the sum by worldSize */
   average: boolean;
-  /** half floats on the wire, float32 reduction; every rank ends with the same fp16-representable values */
+  /**
+   * half floats on the wire, float32 reduction; every rank ends with the same fp16-representable values.
+   * Through shared memory (no wire) the float32 sum is rounded to fp16 once, at the end.
+   */
   fp16?: boolean;
 }
 
@@ -174,10 +177,10 @@ export class RingAllReduce {
   /** Sums (or averages) `data` across all ranks, in place. Every rank must call it with the same length. */
   async allReduce(data: Float32Array, { average, fp16 = false }: AllReduceOptions): Promise<void> {
     if (this.worldSize === 1) return;
-    if (!fp16 && this.options.sharedMemory !== false && data.length >= SHARED_MIN_ELEMENTS) {
+    if (this.options.sharedMemory !== false && data.length >= SHARED_MIN_ELEMENTS) {
       return this.serialized(async () => {
         if (this.sharedEndpoints === undefined) this.sharedEndpoints = await this.findSharedHost();
-        if (this.sharedEndpoints) await this.sharedAllReduce(data, average);
+        if (this.sharedEndpoints) await this.sharedAllReduce(data, average, fp16);
         else await this.streamAllReduce(data, { average, fp16 });
       });
     }
@@ -260,7 +263,7 @@ export class RingAllReduce {
    * from every region, barrier, copy the other segments out, barrier (so nobody overwrites a region another
    * rank still copies from).
    */
-  private async sharedAllReduce(data: Float32Array, average: boolean): Promise<void> {
+  private async sharedAllReduce(data: Float32Array, average: boolean, fp16: boolean): Promise<void> {
     const addon = sharedMemoryAddon();
     const endpoints = this.sharedEndpoints;
     if (!addon || !endpoints) throw new RingError("ring: shared memory is not available");
@@ -278,16 +281,18 @@ export class RingAllReduce {
       payloads[r].set(data);
       headers[r][0] = data.length;
       headers[r][1] = op;
+      headers[r][2] = fp16 ? 1 : 0;
       await barrier();
       headers.forEach((h, k) => {
         if (h[0] !== data.length || h[1] !== op)
           throw new RingError(
             `ring: rank ${k} shared ${h[0]} floats for collective #${h[1]}, this rank ${data.length} for #${op}`,
           );
+        if (h[2] !== headers[r][2]) throw new RingError(`ring: rank ${k} disagrees on fp16 (do all ranks agree?)`);
       });
       const plan = ringPlan(data.length, n, Math.max(1, data.length));
       const segment = (k: number) => [plan.segmentStart[k], plan.segmentStart[k + 1]] as const;
-      reduceOwnSegment(addon, this.regions, r, ...segment(r), data, average ? n : 1);
+      reduceOwnSegment(addon, this.regions, r, ...segment(r), data, average ? n : 1, fp16);
       await barrier();
       for (let k = 0; k < n; k++) {
         if (k !== r) data.set(payloads[k].subarray(...segment(k)), segment(k)[0]);

@@ -27,12 +27,20 @@ export class SharedRegions {
   ) {}
 }
 
-type SharedAddon = Required<Pick<NativeAddon, "shmMap" | "f32Finish">> & NativeAddon;
+type SharedAddon = Required<Pick<NativeAddon, "shmMap" | "f32Finish" | "f16Encode" | "f16Decode">> & NativeAddon;
 
 /** The addon when it can map shared memory and this host has /dev/shm, else undefined. */
 export function sharedMemoryAddon(): SharedAddon | undefined {
   const addon = ringAddon();
-  if (!addon?.shmMap || !addon.f32Finish || process.platform !== "linux" || !existsSync(SHM_DIR)) return undefined;
+  if (
+    !addon?.shmMap ||
+    !addon.f32Finish ||
+    !addon.f16Encode ||
+    !addon.f16Decode ||
+    process.platform !== "linux" ||
+    !existsSync(SHM_DIR)
+  )
+    return undefined;
   return addon as SharedAddon;
 }
 
@@ -87,7 +95,7 @@ const SLICE = 16384;
 /**
  * dst = (Σ_k payloads[k][lo, hi)) / divisor, also written back into payloads[rank][lo, hi) for the other
  * ranks to copy. Summed in rank order with this rank's term last, by this rank alone: every rank copies
- * the owner's result, so all end bitwise equal.
+ * the owner's result, so all end bitwise equal. With `toHalf` the result is rounded to fp16 (nearest even).
  */
 export function reduceOwnSegment(
   addon: SharedAddon,
@@ -97,14 +105,22 @@ export function reduceOwnSegment(
   hi: number,
   dst: Float32Array,
   divisor: number,
+  toHalf: boolean,
 ): void {
   const others = regions.payloads.filter((_, k) => k !== rank);
   const own = regions.payloads[rank];
+  const halves = toHalf ? new Uint16Array(SLICE) : undefined;
   for (let a = lo; a < hi; a += SLICE) {
     const b = Math.min(hi, a + SLICE);
     const out = dst.subarray(a, b);
     out.set(others[0].subarray(a, b));
     for (let k = 1; k < others.length; k++) addon.add(out, others[k].subarray(a, b), out);
     addon.f32Finish(own.subarray(a, b), out, divisor);
+    if (halves) {
+      const h = halves.subarray(0, b - a);
+      addon.f16Encode(h, out);
+      addon.f16Decode(h, out);
+      own.set(out, a);
+    }
   }
 }

@@ -34,6 +34,39 @@ describe("orchestrate bench allreduce", () => {
     expect(result.busbw_GBps).toBeCloseTo((result.algbw_GBps * 4) / 3, 2);
   });
 
+  // --amp through shared memory (result rounded to fp16) and over the sockets (half floats on the wire); the
+  // children check that every rank ends with the exact mean, which fp16 represents here.
+  for (const [transport, wire] of [
+    ["auto", "fp16 (result rounded)"],
+    ["ipc", "fp16"],
+  ] as const) {
+    it(`runs --amp over transport ${transport}`, () => {
+      const run = spawnSync(
+        process.execPath,
+        [
+          cli,
+          "bench",
+          "allreduce",
+          "--workers",
+          "3",
+          "--mb",
+          "2",
+          "--iterations",
+          "1",
+          "--amp",
+          "--transport",
+          transport,
+        ],
+        { cwd: root, encoding: "utf8", timeout: 120_000 },
+      );
+      expect(run.stderr).toBe("");
+      expect(run.status).toBe(0);
+      const result = JSON.parse(run.stdout);
+      expect(result).toMatchObject({ workers: 3, wire });
+      expect(result.busbw_GBps).toBeGreaterThan(0);
+    });
+  }
+
   it("refuses a bad --workers with one line on stderr and status 2", () => {
     const run = spawnSync(process.execPath, [cli, "bench", "allreduce", "--workers", "0", "--json"], {
       cwd: root,

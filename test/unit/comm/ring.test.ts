@@ -118,22 +118,25 @@ describe("RingAllReduce", () => {
       expect(Buffer.from(result.buffer).equals(Buffer.from(inputs[0].buffer))).toBe(true);
   });
 
-  it("stays within fp16 rounding with half floats on the wire, and every rank agrees", async () => {
-    const worldSize = 4;
-    rings = await openRing(worldSize, { chunkBytes: 4096 });
-    const rng = new Rng(11);
-    const inputs = Array.from({ length: worldSize }, () => Float32Array.from({ length: 3001 }, () => rng.normal() * 3));
-    const sum = exactSum(inputs);
-    await Promise.all(rings.map((ring, rank) => ring.allReduce(inputs[rank], { average: false, fp16: true })));
-    for (let i = 0; i < sum.length; i++) {
-      // Each of the N partial sums is rounded once to 11 significant bits: error ≤ N · 2^-11 · max|partial|.
-      const bound = worldSize * 2 ** -11 * (Math.abs(sum[i]) + worldSize * 3 * 4) + 1e-6;
-      expect(Math.abs(inputs[0][i] - sum[i])).toBeLessThan(bound);
-      expect(roundToHalf(inputs[0][i])).toBe(inputs[0][i]);
-    }
-    for (const result of inputs.slice(1))
-      expect(Buffer.from(result.buffer).equals(Buffer.from(inputs[0].buffer))).toBe(true);
-  });
+  // 3001 elements stream as half floats; 100_003 go through shared memory and are rounded to fp16 once.
+  for (const length of [3001, 100_003])
+    it(`stays within fp16 rounding with fp16 on (${length} elements), and every rank agrees`, async () => {
+      const worldSize = 4;
+      rings = await openRing(worldSize, { chunkBytes: 4096 });
+      const rng = new Rng(11);
+      const inputs = Array.from({ length: worldSize }, () => Float32Array.from({ length }, () => rng.normal() * 3));
+      const sum = exactSum(inputs);
+      await Promise.all(rings.map((ring, rank) => ring.allReduce(inputs[rank], { average: false, fp16: true })));
+      expect(rings[0].sharesMemory).toBe(length > 3001 ? true : undefined);
+      for (let i = 0; i < sum.length; i++) {
+        // Each of the N partial sums is rounded once to 11 significant bits: error ≤ N · 2^-11 · max|partial|.
+        const bound = worldSize * 2 ** -11 * (Math.abs(sum[i]) + worldSize * 3 * 4) + 1e-6;
+        expect(Math.abs(inputs[0][i] - sum[i])).toBeLessThan(bound);
+        expect(roundToHalf(inputs[0][i])).toBe(inputs[0][i]);
+      }
+      for (const result of inputs.slice(1))
+        expect(Buffer.from(result.buffer).equals(Buffer.from(inputs[0].buffer))).toBe(true);
+    });
 
   it("broadcasts from any root and passes barriers", async () => {
     rings = await openRing(4, { chunkBytes: 4096 });
@@ -177,14 +180,18 @@ describe("RingAllReduce", () => {
     expect(reasons.some((r) => /rejected a frame.*bytes, expected/.test(r))).toBe(true);
   });
 
-  it("rejects frames when ranks disagree on fp16", async () => {
-    rings = await openRing(2, { chunkBytes: 4096, timeoutMs: 5000 });
-    const results = await Promise.allSettled([
-      rings[0].allReduce(new Float32Array(64).fill(1), { average: false, fp16: true }),
-      rings[1].allReduce(new Float32Array(64).fill(1), { average: false }),
-    ]);
-    expect(results.every((r) => r.status === "rejected" && /wire type/.test(String(r.reason)))).toBe(true);
-  });
+  for (const [length, reason] of [
+    [64, /wire type/],
+    [100_000, /disagrees on fp16/],
+  ] as const)
+    it(`fails on every rank when ranks disagree on fp16 (${length} elements)`, async () => {
+      rings = await openRing(2, { chunkBytes: 4096, timeoutMs: 5000 });
+      const results = await Promise.allSettled([
+        rings[0].allReduce(new Float32Array(length).fill(1), { average: false, fp16: true }),
+        rings[1].allReduce(new Float32Array(length).fill(1), { average: false }),
+      ]);
+      expect(results.every((r) => r.status === "rejected" && reason.test(String(r.reason)))).toBe(true);
+    });
 
   it("with CURVE keys reduces correctly and a peer without the run key gets no frame through", async () => {
     const keys = generateRunKeys();
