@@ -278,7 +278,12 @@ export class RingAllReduce {
       }
       const { headers, payloads } = this.regions;
       const op = ++this.sharedOps >>> 0;
-      payloads[r].set(data);
+      const plan = ringPlan(data.length, n, Math.max(1, data.length));
+      const segment = (k: number) => [plan.segmentStart[k], plan.segmentStart[k + 1]] as const;
+      // Only the segments the others reduce: this rank reads its own straight from `data`.
+      const [lo, hi] = segment(r);
+      payloads[r].set(data.subarray(0, lo));
+      payloads[r].set(data.subarray(hi), hi);
       headers[r][0] = data.length;
       headers[r][1] = op;
       headers[r][2] = fp16 ? 1 : 0;
@@ -290,9 +295,7 @@ export class RingAllReduce {
           );
         if (h[2] !== headers[r][2]) throw new RingError(`ring: rank ${k} disagrees on fp16 (do all ranks agree?)`);
       });
-      const plan = ringPlan(data.length, n, Math.max(1, data.length));
-      const segment = (k: number) => [plan.segmentStart[k], plan.segmentStart[k + 1]] as const;
-      reduceOwnSegment(addon, this.regions, r, ...segment(r), data, average ? n : 1, fp16);
+      reduceOwnSegment(addon, this.regions, r, lo, hi, data, average ? n : 1, fp16);
       await barrier();
       for (let k = 0; k < n; k++) {
         if (k !== r) data.set(payloads[k].subarray(...segment(k)), segment(k)[0]);

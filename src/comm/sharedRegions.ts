@@ -93,9 +93,10 @@ export async function mapSharedRegions(
 const SLICE = 16384;
 
 /**
- * dst = (Σ_k payloads[k][lo, hi)) / divisor, also written back into payloads[rank][lo, hi) for the other
- * ranks to copy. Summed in rank order with this rank's term last, by this rank alone: every rank copies
- * the owner's result, so all end bitwise equal. With `toHalf` the result is rounded to fp16 (nearest even).
+ * dst = (dst + Σ_{k≠rank} payloads[k]) / divisor over [lo, hi), also written into payloads[rank][lo, hi)
+ * (which serves as scratch for the others' partial sum first) for the other ranks to copy. The others are
+ * summed in rank order, by this rank alone: every rank copies the owner's result, so all end bitwise equal.
+ * With `toHalf` the result is rounded to fp16 (nearest even).
  */
 export function reduceOwnSegment(
   addon: SharedAddon,
@@ -113,14 +114,15 @@ export function reduceOwnSegment(
   for (let a = lo; a < hi; a += SLICE) {
     const b = Math.min(hi, a + SLICE);
     const out = dst.subarray(a, b);
-    out.set(others[0].subarray(a, b));
-    for (let k = 1; k < others.length; k++) addon.add(out, others[k].subarray(a, b), out);
-    addon.f32Finish(own.subarray(a, b), out, divisor);
+    const partial = own.subarray(a, b);
+    partial.set(others[0].subarray(a, b));
+    for (let k = 1; k < others.length; k++) addon.add(partial, others[k].subarray(a, b), partial);
+    addon.f32Finish(partial, out, divisor);
     if (halves) {
       const h = halves.subarray(0, b - a);
       addon.f16Encode(h, out);
       addon.f16Decode(h, out);
-      own.set(out, a);
+      partial.set(out);
     }
   }
 }
