@@ -45,7 +45,11 @@ export interface Checkpoint {
   lossScale: LossScaleState | null;
   /** Steps skipped for non-finite gradients so far. */
   skippedSteps: number;
-  /** Randomness: every step's batch is drawn from Rng(stepSeed(seed, rank, globalStep)), so seed + step suffice. */
+  /**
+   * Randomness: every draw of a step comes from Rng(stepSeed(seed, rank, globalStep)) (worker/runContext.ts)
+   * and the split and shards from the seed, so seed and globalStep restore it all. `coordinator` is the state
+   * of a coordinator-side generator; the coordinator draws nothing today, so it stays [0, 0, 0, 0].
+   */
   rng: { seed: number; coordinator: RngState };
   /** This epoch's case order: shard[r] lists the training case indices of rank r. */
   dataOrder: number[][];
