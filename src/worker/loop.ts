@@ -36,6 +36,11 @@ export interface WorkerOptions {
   keys?: RunKeys;
   threads?: number;
   log: (line: string) => void;
+  /**
+   * Called the moment an exit arrives, even while a step or a collective is in flight (a neighbour that
+   * died leaves this rank waiting in the ring until its timeout): the process may leave at once.
+   */
+  onExitRequested?: (rejoin: boolean) => void;
 }
 
 type Incoming = { message: CoordinatorMessage; frames: Buffer[] };
@@ -59,6 +64,7 @@ export async function runWorker(link: WorkerLink, options: WorkerOptions): Promi
   inbox.onStop = () => {
     stopRequested = true;
   };
+  inbox.onExit = (rejoin) => options.onExitRequested?.(rejoin);
   await link.send({ type: "hello", host: hostname(), pid: process.pid, localIndex: options.localIndex });
 
   const assign = await inbox.expect("assign");
@@ -238,6 +244,7 @@ class Inbox {
   private waiting: ((m: Incoming) => void) | null = null;
   private failure: Error | null = null;
   onStop: () => void = () => {};
+  onExit: (rejoin: boolean) => void = () => {};
 
   constructor(link: WorkerLink) {
     void (async () => {
@@ -249,6 +256,7 @@ class Inbox {
             this.onStop();
             continue;
           }
+          if (incoming.message.type === "exit") this.onExit(incoming.message.rejoin);
           if (this.waiting) {
             const w = this.waiting;
             this.waiting = null;

@@ -44,6 +44,10 @@ export async function workerProcessMain(options: WorkerProcessOptions): Promise<
       keys: options.keys,
       threads: options.threads,
       log,
+      // A restart must not wait for this rank's collective to time out (its neighbour may be gone).
+      onExitRequested: (rejoin) => {
+        if (rejoin) process.exit(EXIT_REJOIN);
+      },
     });
     return how === "rejoin" ? EXIT_REJOIN : 0;
   } catch (error) {
