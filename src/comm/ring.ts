@@ -260,8 +260,10 @@ export class RingAllReduce {
 
   /**
    * The shared-memory all-reduce (run inside `serialized`): copy in, barrier, reduce this rank's segment
-   * from every region, barrier, copy the other segments out, barrier (so nobody overwrites a region another
-   * rank still copies from).
+   * from every region, barrier, copy the other segments out. No closing barrier is needed: the copy-out
+   * reads only each owner's own segment, which its owner touches again only after the next collective's
+   * first barrier (its copy-in skips that segment), i.e. after everyone's copy-out; and the copy-in writes
+   * only segments the others finished reading before this collective's second barrier.
    */
   private async sharedAllReduce(data: Float32Array, average: boolean, fp16: boolean): Promise<void> {
     const addon = sharedMemoryAddon();
@@ -280,7 +282,8 @@ export class RingAllReduce {
       const op = ++this.sharedOps >>> 0;
       const plan = ringPlan(data.length, n, Math.max(1, data.length));
       const segment = (k: number) => [plan.segmentStart[k], plan.segmentStart[k + 1]] as const;
-      // Only the segments the others reduce: this rank reads its own straight from `data`.
+      // Only the segments the others reduce: this rank reads its own straight from `data`, and its region's
+      // own segment may still be read by a slower rank copying out the previous collective's result.
       const [lo, hi] = segment(r);
       payloads[r].set(data.subarray(0, lo));
       payloads[r].set(data.subarray(hi), hi);
@@ -300,7 +303,6 @@ export class RingAllReduce {
       for (let k = 0; k < n; k++) {
         if (k !== r) data.set(payloads[k].subarray(...segment(k)), segment(k)[0]);
       }
-      await barrier();
       // Counted as the ring would have moved it, so the allreduce_bytes metric means the same either way.
       const ringBytes = Math.round(((2 * (n - 1)) / n) * data.byteLength);
       this.stats.bytesSent += ringBytes;

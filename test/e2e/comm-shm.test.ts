@@ -1,0 +1,88 @@
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+
+/**
+ * Ranks in separate processes on this host: the ring finds that out and all-reduces through shared memory.
+ * Back-to-back collectives with different data each time, so a rank that read a region before its owner
+ * filled it, or after the owner refilled it for the next collective, produces a wrong sum.
+ */
+const root = resolve(import.meta.dirname, "../..");
+const ring = join(root, "dist/src/comm/ring.js");
+const WORLD = 4;
+const ROUNDS = 12;
+
+const rankCode = (rank: number, dir: string) => `
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { RingAllReduce } from "${ring}";
+const rank = ${rank}, n = ${WORLD}, dir = ${JSON.stringify(dir)};
+const ring = await RingAllReduce.open({ timeoutMs: 60000 });
+writeFileSync(dir + "/tmp" + rank, ring.endpoint);
+renameSync(dir + "/tmp" + rank, dir + "/ep" + rank);
+const nextFile = dir + "/ep" + ((rank + 1) % n);
+while (!existsSync(nextFile)) await new Promise((r) => setTimeout(r, 10));
+await ring.join({ rank, worldSize: n, next: readFileSync(nextFile, "utf8") });
+// All inputs made up front, so that a fast rank starts refilling its region for the next collective at once.
+// Lengths change now and then, so regions are remapped between runs of the same size.
+const lengths = Array.from({ length: ${ROUNDS} }, (_, round) => (round % 5 === 4 ? 70_001 : 1_000_001));
+const value = (round, i) => ((i * 7 + round * 13) % 1000);
+const inputs = lengths.map((length, round) => Float32Array.from({ length }, (_, i) => value(round, i) * (rank + 1)));
+let bad = 0;
+for (let round = 0; round < ${ROUNDS}; round++) {
+  if (rank === 0 && round % 3 === 1) await new Promise((r) => setTimeout(r, 5));
+  await ring.allReduce(inputs[round], { average: false });
+}
+inputs.forEach((data, round) => {
+  for (let i = 0; i < data.length; i++) if (data[i] !== value(round, i) * ${(WORLD * (WORLD + 1)) / 2}) bad++;
+});
+console.log(JSON.stringify({ rank, shared: ring.sharesMemory, bad }));
+ring.close();
+`;
+
+function run(code: string): Promise<string> {
+  const child = spawn(process.execPath, ["--input-type=module", "-e", code], {
+    cwd: root,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (d) => {
+    out += d;
+  });
+  child.stderr.on("data", (d) => {
+    err += d;
+  });
+  const timer = setTimeout(() => child.kill(), 90_000);
+  return new Promise((res, rej) =>
+    child.on("exit", (status) => {
+      clearTimeout(timer);
+      if (status === 0) res(out);
+      else rej(new Error(`rank exited ${status}: ${err.slice(-2000)}`));
+    }),
+  );
+}
+
+describe("ring all-reduce across processes on one host", () => {
+  beforeAll(() => {
+    try {
+      execFileSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: root, stdio: "ignore" });
+    } catch {
+      // type errors elsewhere in the tree do not stop tsc from emitting
+    }
+  });
+
+  it("goes through shared memory, sums exactly round after round, and leaves nothing in /dev/shm", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "voxring-shm-test-"));
+    const before = new Set(readdirSync("/dev/shm"));
+    try {
+      const outputs = await Promise.all(Array.from({ length: WORLD }, (_, rank) => run(rankCode(rank, dir))));
+      const results = outputs.map((o) => JSON.parse(o.trim().split("\n").at(-1) as string));
+      expect(results).toEqual(Array.from({ length: WORLD }, (_, rank) => ({ rank, shared: true, bad: 0 })));
+      expect(readdirSync("/dev/shm").filter((f) => f.startsWith("voxring-ring-") && !before.has(f))).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
