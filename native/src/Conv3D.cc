@@ -7,26 +7,13 @@ namespace voxring {
 
 namespace {
 
-struct Conv3DEntry {
-  dnnl::convolution_forward::primitive_desc pd;
-  dnnl::convolution_forward conv;
-  dnnl::memory::desc userWeights;
-  bool reorderWeights;
-  dnnl::reorder weightsReorder;
-  dnnl::memory weights;
-};
+using Conv3DEntry = ConvEntry<dnnl::convolution_forward::primitive_desc, dnnl::convolution_forward>;
 
 std::unique_ptr<Conv3DEntry> MakeEntry(const ConvGeometry& g) {
   auto e = std::make_unique<Conv3DEntry>();
   e->pd = ForwardPd(g);
   e->conv = dnnl::convolution_forward(e->pd);
-  e->userWeights = FilterDesc(g, dnnl::memory::format_tag::dhwio);
-  e->reorderWeights = e->pd.weights_desc() != e->userWeights;
-  if (e->reorderWeights) {
-    e->weights = dnnl::memory(e->pd.weights_desc(), Engine());
-    e->weightsReorder =
-        dnnl::reorder(dnnl::reorder::primitive_desc(Engine(), e->userWeights, Engine(), e->pd.weights_desc()));
-  }
+  e->filter = MakeFilterLayout(g, e->pd.weights_desc(), FilterUse::kRead);
   return e;
 }
 
@@ -37,25 +24,17 @@ LruCache<Conv3DEntry>& Cache() {
 
 // conv3d(x, filter, y, geometry): writes y in place.
 Napi::Value Conv3D(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
   ConvGeometry g;
-  if (info.Length() != 4) {
-    Napi::TypeError::New(env, "conv3d(x, filter, y, geometry)").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  if (!ReadConvGeometry(env, info[3], g) || !CheckFloat32(env, info[0], "x", g.inputSize()) ||
-      !CheckFloat32(env, info[1], "filter", g.filterSize()) || !CheckFloat32(env, info[2], "y", g.outputSize()))
-    return env.Undefined();
-  return GuardNative(env, "conv3d", [&] {
+  if (!ReadConvCall(info, "conv3d(x, filter, y, geometry)",
+                    {{"x", &ConvGeometry::inputSize}, {"filter", &ConvGeometry::filterSize},
+                     {"y", &ConvGeometry::outputSize}},
+                    g))
+    return info.Env().Undefined();
+  return GuardNative(info.Env(), "conv3d", [&] {
     Conv3DEntry& e = Cache().Get(g.Key("conv3d"), [&] { return MakeEntry(g); });
-    dnnl::memory x(e.pd.src_desc(), Engine(), F32(info[0]));
-    dnnl::memory userWeights(e.userWeights, Engine(), F32(info[1]));
-    dnnl::memory y(e.pd.dst_desc(), Engine(), F32(info[2]));
-    if (e.reorderWeights) ReorderFilter(e.weightsReorder, userWeights, e.weights);
-    e.conv.execute(Stream(), {{DNNL_ARG_SRC, x},
-                              {DNNL_ARG_WEIGHTS, e.reorderWeights ? e.weights : userWeights},
-                              {DNNL_ARG_DST, y}});
-    Stream().wait();
+    ExecuteConv(e.conv, e.filter, FilterUse::kRead, F32(info[1]), DNNL_ARG_WEIGHTS,
+                {{DNNL_ARG_SRC, dnnl::memory(e.pd.src_desc(), Engine(), F32(info[0]))},
+                 {DNNL_ARG_DST, dnnl::memory(e.pd.dst_desc(), Engine(), F32(info[2]))}});
   });
 }
 

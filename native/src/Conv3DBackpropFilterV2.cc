@@ -6,14 +6,8 @@ namespace voxring {
 
 namespace {
 
-struct BackpropFilterEntry {
-  dnnl::convolution_backward_weights::primitive_desc pd;
-  dnnl::convolution_backward_weights conv;
-  dnnl::memory::desc userWeights;
-  bool reorderWeights;
-  dnnl::reorder weightsReorder;
-  dnnl::memory weights;
-};
+using BackpropFilterEntry =
+    ConvEntry<dnnl::convolution_backward_weights::primitive_desc, dnnl::convolution_backward_weights>;
 
 std::unique_ptr<BackpropFilterEntry> MakeEntry(const ConvGeometry& g) {
   auto e = std::make_unique<BackpropFilterEntry>();
@@ -23,13 +17,7 @@ std::unique_ptr<BackpropFilterEntry> MakeEntry(const ConvGeometry& g) {
       {0, 0, 0}, PaddingBefore(g), PaddingAfter(g));
   e->pd = dnnl::convolution_backward_weights::primitive_desc(desc, Engine(), ForwardPd(g));
   e->conv = dnnl::convolution_backward_weights(e->pd);
-  e->userWeights = FilterDesc(g, dnnl::memory::format_tag::dhwio);
-  e->reorderWeights = e->pd.diff_weights_desc() != e->userWeights;
-  if (e->reorderWeights) {
-    e->weights = dnnl::memory(e->pd.diff_weights_desc(), Engine());
-    e->weightsReorder =
-        dnnl::reorder(dnnl::reorder::primitive_desc(Engine(), e->pd.diff_weights_desc(), Engine(), e->userWeights));
-  }
+  e->filter = MakeFilterLayout(g, e->pd.diff_weights_desc(), FilterUse::kWritten);
   return e;
 }
 
@@ -40,25 +28,17 @@ LruCache<BackpropFilterEntry>& Cache() {
 
 // conv3dBackpropFilter(x, dy, dw, geometry): writes dw in place; geometry is the forward convolution's.
 Napi::Value Conv3DBackpropFilter(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
   ConvGeometry g;
-  if (info.Length() != 4) {
-    Napi::TypeError::New(env, "conv3dBackpropFilter(x, dy, dw, geometry)").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  if (!ReadConvGeometry(env, info[3], g) || !CheckFloat32(env, info[0], "x", g.inputSize()) ||
-      !CheckFloat32(env, info[1], "dy", g.outputSize()) || !CheckFloat32(env, info[2], "dw", g.filterSize()))
-    return env.Undefined();
-  return GuardNative(env, "conv3dBackpropFilter", [&] {
+  if (!ReadConvCall(info, "conv3dBackpropFilter(x, dy, dw, geometry)",
+                    {{"x", &ConvGeometry::inputSize}, {"dy", &ConvGeometry::outputSize},
+                     {"dw", &ConvGeometry::filterSize}},
+                    g))
+    return info.Env().Undefined();
+  return GuardNative(info.Env(), "conv3dBackpropFilter", [&] {
     BackpropFilterEntry& e = Cache().Get(g.Key("conv3dBackpropFilter"), [&] { return MakeEntry(g); });
-    dnnl::memory x(e.pd.src_desc(), Engine(), F32(info[0]));
-    dnnl::memory dy(e.pd.diff_dst_desc(), Engine(), F32(info[1]));
-    dnnl::memory userWeights(e.userWeights, Engine(), F32(info[2]));
-    e.conv.execute(Stream(), {{DNNL_ARG_SRC, x},
-                              {DNNL_ARG_DIFF_DST, dy},
-                              {DNNL_ARG_DIFF_WEIGHTS, e.reorderWeights ? e.weights : userWeights}});
-    if (e.reorderWeights) ReorderFilter(e.weightsReorder, e.weights, userWeights);
-    Stream().wait();
+    ExecuteConv(e.conv, e.filter, FilterUse::kWritten, F32(info[2]), DNNL_ARG_DIFF_WEIGHTS,
+                {{DNNL_ARG_SRC, dnnl::memory(e.pd.src_desc(), Engine(), F32(info[0]))},
+                 {DNNL_ARG_DIFF_DST, dnnl::memory(e.pd.diff_dst_desc(), Engine(), F32(info[1]))}});
   });
 }
 

@@ -6,14 +6,8 @@ namespace voxring {
 
 namespace {
 
-struct BackpropInputEntry {
-  dnnl::convolution_backward_data::primitive_desc pd;
-  dnnl::convolution_backward_data conv;
-  dnnl::memory::desc userWeights;
-  bool reorderWeights;
-  dnnl::reorder weightsReorder;
-  dnnl::memory weights;
-};
+using BackpropInputEntry =
+    ConvEntry<dnnl::convolution_backward_data::primitive_desc, dnnl::convolution_backward_data>;
 
 std::unique_ptr<BackpropInputEntry> MakeEntry(const ConvGeometry& g) {
   auto e = std::make_unique<BackpropInputEntry>();
@@ -23,13 +17,7 @@ std::unique_ptr<BackpropInputEntry> MakeEntry(const ConvGeometry& g) {
       {0, 0, 0}, PaddingBefore(g), PaddingAfter(g));
   e->pd = dnnl::convolution_backward_data::primitive_desc(desc, Engine(), ForwardPd(g));
   e->conv = dnnl::convolution_backward_data(e->pd);
-  e->userWeights = FilterDesc(g, dnnl::memory::format_tag::dhwio);
-  e->reorderWeights = e->pd.weights_desc() != e->userWeights;
-  if (e->reorderWeights) {
-    e->weights = dnnl::memory(e->pd.weights_desc(), Engine());
-    e->weightsReorder =
-        dnnl::reorder(dnnl::reorder::primitive_desc(Engine(), e->userWeights, Engine(), e->pd.weights_desc()));
-  }
+  e->filter = MakeFilterLayout(g, e->pd.weights_desc(), FilterUse::kRead);
   return e;
 }
 
@@ -40,25 +28,17 @@ LruCache<BackpropInputEntry>& Cache() {
 
 // conv3dBackpropInput(dy, filter, dx, geometry): writes dx in place; geometry is the forward convolution's.
 Napi::Value Conv3DBackpropInput(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
   ConvGeometry g;
-  if (info.Length() != 4) {
-    Napi::TypeError::New(env, "conv3dBackpropInput(dy, filter, dx, geometry)").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  if (!ReadConvGeometry(env, info[3], g) || !CheckFloat32(env, info[0], "dy", g.outputSize()) ||
-      !CheckFloat32(env, info[1], "filter", g.filterSize()) || !CheckFloat32(env, info[2], "dx", g.inputSize()))
-    return env.Undefined();
-  return GuardNative(env, "conv3dBackpropInput", [&] {
+  if (!ReadConvCall(info, "conv3dBackpropInput(dy, filter, dx, geometry)",
+                    {{"dy", &ConvGeometry::outputSize}, {"filter", &ConvGeometry::filterSize},
+                     {"dx", &ConvGeometry::inputSize}},
+                    g))
+    return info.Env().Undefined();
+  return GuardNative(info.Env(), "conv3dBackpropInput", [&] {
     BackpropInputEntry& e = Cache().Get(g.Key("conv3dBackpropInput"), [&] { return MakeEntry(g); });
-    dnnl::memory dy(e.pd.diff_dst_desc(), Engine(), F32(info[0]));
-    dnnl::memory userWeights(e.userWeights, Engine(), F32(info[1]));
-    dnnl::memory dx(e.pd.diff_src_desc(), Engine(), F32(info[2]));
-    if (e.reorderWeights) ReorderFilter(e.weightsReorder, userWeights, e.weights);
-    e.conv.execute(Stream(), {{DNNL_ARG_DIFF_DST, dy},
-                              {DNNL_ARG_WEIGHTS, e.reorderWeights ? e.weights : userWeights},
-                              {DNNL_ARG_DIFF_SRC, dx}});
-    Stream().wait();
+    ExecuteConv(e.conv, e.filter, FilterUse::kRead, F32(info[1]), DNNL_ARG_WEIGHTS,
+                {{DNNL_ARG_DIFF_DST, dnnl::memory(e.pd.diff_dst_desc(), Engine(), F32(info[0]))},
+                 {DNNL_ARG_DIFF_SRC, dnnl::memory(e.pd.diff_src_desc(), Engine(), F32(info[2]))}});
   });
 }
 

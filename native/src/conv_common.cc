@@ -55,6 +55,42 @@ dnnl::convolution_forward::primitive_desc ForwardPd(const ConvGeometry& g) {
   return dnnl::convolution_forward::primitive_desc(desc, Engine());
 }
 
+bool ReadConvCall(const Napi::CallbackInfo& info, const char* usage, const ConvArray (&arrays)[3], ConvGeometry& g) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 4) {
+    Napi::TypeError::New(env, usage).ThrowAsJavaScriptException();
+    return false;
+  }
+  if (!ReadConvGeometry(env, info[3], g)) return false;
+  for (size_t i = 0; i < 3; ++i) {
+    if (!CheckFloat32(env, info[i], arrays[i].name, (g.*arrays[i].size)())) return false;
+  }
+  return true;
+}
+
+FilterLayout MakeFilterLayout(const ConvGeometry& g, const dnnl::memory::desc& primitiveWeights, FilterUse use) {
+  FilterLayout f;
+  f.user = FilterDesc(g, tag::dhwio);
+  f.reorder = primitiveWeights != f.user;
+  if (f.reorder) {
+    f.blocked = dnnl::memory(primitiveWeights, Engine());
+    f.convert = use == FilterUse::kRead
+                    ? dnnl::reorder(dnnl::reorder::primitive_desc(Engine(), f.user, Engine(), primitiveWeights))
+                    : dnnl::reorder(dnnl::reorder::primitive_desc(Engine(), primitiveWeights, Engine(), f.user));
+  }
+  return f;
+}
+
+void ExecuteConv(dnnl::primitive& conv, FilterLayout& filter, FilterUse use, float* filterData, int filterArg,
+                 std::unordered_map<int, dnnl::memory> args) {
+  dnnl::memory user(filter.user, Engine(), filterData);
+  if (filter.reorder && use == FilterUse::kRead) ReorderFilter(filter.convert, user, filter.blocked);
+  args[filterArg] = filter.reorder ? filter.blocked : user;
+  conv.execute(Stream(), args);
+  if (filter.reorder && use == FilterUse::kWritten) ReorderFilter(filter.convert, filter.blocked, user);
+  Stream().wait();
+}
+
 void ReorderFilter(dnnl::reorder& reorder, dnnl::memory& from, dnnl::memory& to) {
   constexpr size_t kSerialBytes = 1 << 20;
   const bool serial = from.get_desc().get_size() < kSerialBytes;

@@ -78,10 +78,45 @@ class LruCache {
 };
 constexpr size_t kPrimitiveCacheCapacity = 64;
 
+// The three convolution kernels' calling convention: (a, b, c, geometry) with three Float32Arrays whose sizes the
+// geometry implies. Checks them in order (argument count, geometry, a, b, c) or throws a JS TypeError and
+// returns false; `usage` is the TypeError's text when the argument count is wrong.
+struct ConvArray {
+  const char* name;
+  int64_t (ConvGeometry::*size)() const;
+};
+bool ReadConvCall(const Napi::CallbackInfo& info, const char* usage, const ConvArray (&arrays)[3], ConvGeometry& g);
+
+// tfjs's DHWIO filter beside the blocked layout a convolution primitive chose for its (diff_)weights. When they
+// differ, the cache entry owns a buffer in the primitive's layout and a reorder between the two: user -> primitive
+// when the filter is read (forward, backward data), primitive -> user when it is written (backward weights).
+struct FilterLayout {
+  dnnl::memory::desc user;
+  bool reorder = false;
+  dnnl::reorder convert;
+  dnnl::memory blocked;
+};
+enum class FilterUse { kRead, kWritten };
+FilterLayout MakeFilterLayout(const ConvGeometry& g, const dnnl::memory::desc& primitiveWeights, FilterUse use);
+
+// A cached convolution primitive with its descriptor and filter layout.
+template <typename Pd, typename Primitive>
+struct ConvEntry {
+  Pd pd;
+  Primitive conv;
+  FilterLayout filter;
+};
+
 // Executes a reorder of a filter-sized tensor. Small ones run on the calling thread alone: waking the OpenMP
 // team for a few thousand floats costs more than the copy, and on a busy machine a team barrier waits for a
 // descheduled thread for milliseconds.
 void ReorderFilter(dnnl::reorder& reorder, dnnl::memory& from, dnnl::memory& to);
+
+// Runs a convolution primitive whose filter tfjs holds at `filterData`: a read filter is reordered into the
+// entry's blocked buffer before the primitive runs, a written one out of it afterwards. `args` holds every other
+// argument; `filterArg` is DNNL_ARG_WEIGHTS or DNNL_ARG_DIFF_WEIGHTS.
+void ExecuteConv(dnnl::primitive& conv, FilterLayout& filter, FilterUse use, float* filterData, int filterArg,
+                 std::unordered_map<int, dnnl::memory> args);
 
 // Runs body, turning a oneDNN or C++ exception into a JS Error (the addon is built without N-API C++
 // exceptions, and an exception escaping into node would abort the process).
