@@ -1,13 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import type { NativeKernelConfig } from "../register.js";
-import { poolGeometry, type Shape5, shapeIs } from "./convGeometry.js";
-import {
-  type CpuBackendLike,
-  float32Values,
-  type KernelInputs,
-  runFallback,
-  uninitializedFloat32,
-} from "./cpuTensors.js";
+import { poolGeometry, runWindowKernel, type Shape5, shapeIs } from "./convGeometry.js";
 
 /**
  * MaxPool3DGrad (native/src/MaxPool3DGrad.cc): tfjs passes {dy, input, output}; the winners are found again
@@ -18,17 +11,27 @@ import {
 export const maxPool3DGradConfig: NativeKernelConfig = {
   kernelName: tf.MaxPool3DGrad,
   make: (addon, fallback) => (args) => {
-    const backend = args.backend as CpuBackendLike;
-    const { dy, input } = args.inputs as KernelInputs<"dy" | "input">;
     const { filterSize, strides, pad, dimRoundingMode } = args.attrs as unknown as tf.MaxPool3DGradAttrs;
-    const dyValues = float32Values(backend, dy);
-    const inputValues = float32Values(backend, input);
-    if (!dyValues || !inputValues || input.shape.length !== 5) return runFallback(tf.MaxPool3DGrad, fallback, args);
-    const info = tf.backend_util.computePool3DInfo(input.shape as Shape5, filterSize, strides, 1, pad, dimRoundingMode);
-    const geometry = poolGeometry(info);
-    if (!geometry || !shapeIs(dy, info.outShape)) return runFallback(tf.MaxPool3DGrad, fallback, args);
-    const dx = uninitializedFloat32(tf.util.sizeFromShape(input.shape));
-    addon.maxPool3dGrad(dyValues, inputValues, dx, geometry);
-    return backend.makeTensorInfo([...input.shape], "float32", dx);
+    return runWindowKernel(
+      tf.MaxPool3DGrad,
+      fallback,
+      args,
+      ["dy", "input"],
+      ({ dy, input }) => {
+        if (input.shape.length !== 5) return null;
+        const info = tf.backend_util.computePool3DInfo(
+          input.shape as Shape5,
+          filterSize,
+          strides,
+          1,
+          pad,
+          dimRoundingMode,
+        );
+        const geometry = poolGeometry(info);
+        if (!geometry || !shapeIs(dy, info.outShape)) return null;
+        return { geometry, outShape: [...input.shape] };
+      },
+      (v, dx, geometry) => addon.maxPool3dGrad(v.dy, v.input, dx, geometry),
+    );
   },
 };

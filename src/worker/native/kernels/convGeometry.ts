@@ -1,4 +1,11 @@
-import type * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs";
+import {
+  type CpuBackendLike,
+  float32Values,
+  type KernelInputs,
+  runFallback,
+  uninitializedFloat32,
+} from "./cpuTensors.js";
 
 type Conv3DInfo = tf.backend_util.Conv3DInfo;
 
@@ -46,4 +53,39 @@ export function poolGeometry(info: Conv3DInfo): number[] | null {
 /** True when a tensor's shape is exactly `expected` (inputs that disagree with the attrs go to the plain kernel). */
 export function shapeIs(tensor: tf.TensorInfo, expected: readonly number[]): boolean {
   return tensor.shape.length === expected.length && tensor.shape.every((d, i) => d === expected[i]);
+}
+
+/** What a conv or pool kernel runs natively: its geometry and the shape of the one tensor it writes. */
+export interface WindowPlan {
+  geometry: number[];
+  outShape: number[];
+}
+
+/**
+ * The part every conv and pool kernel shares: the named inputs' Float32Arrays (any input that is not a float32
+ * tensor of the cpu backend sends the call to the plain kernel), the case the native kernel handles (`plan`,
+ * null for the plain kernel; it runs only once every input is float32), and one output tensor that `run`
+ * writes in full.
+ */
+export function runWindowKernel<Name extends string>(
+  kernelName: string,
+  fallback: tf.KernelFunc | undefined,
+  args: Parameters<tf.KernelFunc>[0],
+  names: readonly Name[],
+  plan: (inputs: KernelInputs<Name>) => WindowPlan | null,
+  run: (values: Record<Name, Float32Array>, out: Float32Array, geometry: number[]) => void,
+): ReturnType<tf.KernelFunc> {
+  const backend = args.backend as CpuBackendLike;
+  const inputs = args.inputs as KernelInputs<Name>;
+  const values = {} as Record<Name, Float32Array>;
+  for (const name of names) {
+    const v = float32Values(backend, inputs[name]);
+    if (!v) return runFallback(kernelName, fallback, args);
+    values[name] = v;
+  }
+  const native = plan(inputs);
+  if (!native) return runFallback(kernelName, fallback, args);
+  const out = uninitializedFloat32(tf.util.sizeFromShape(native.outShape));
+  run(values, out, native.geometry);
+  return backend.makeTensorInfo(native.outShape, "float32", out);
 }
