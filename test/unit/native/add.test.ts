@@ -1,11 +1,9 @@
 import * as tf from "@tensorflow/tfjs";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { trailingBroadcastShape } from "../../../src/worker/native/kernels/broadcast.js";
-import { addonCalls, expectNativeMatchesPlain, randomTensor, useNative } from "./convHarness.js";
+import { addonCalls, expectNativeMatchesPlain, onCpuBackend, randomTensor, useNative } from "./nativeHarness.js";
 
-beforeAll(async () => {
-  await tf.setBackend("cpu");
-});
+onCpuBackend();
 
 describe("Add native kernel", () => {
   it.each([1, 3, 16])("same shape [2,5,7,3,%i]: equals the plain kernel", (c) => {

@@ -1,10 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
-import { beforeAll, describe, it } from "vitest";
-import { expectNativeMatchesPlain, randomTensor } from "./convHarness.js";
+import { describe, it } from "vitest";
+import { expectNativeMatchesPlain, onCpuBackend, randomTensor } from "./nativeHarness.js";
 
-beforeAll(async () => {
-  await tf.setBackend("cpu");
-});
+onCpuBackend();
 
 describe("AddN native kernel", () => {
   it.each([

@@ -1,17 +1,20 @@
 import * as tf from "@tensorflow/tfjs";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { loadNative } from "../../../src/worker/native/addon.js";
-import { addonCalls, expectNativeMatchesPlain, randomTensor, useNative } from "./convHarness.js";
+import {
+  addonCalls,
+  type ConvCase,
+  expectNativeMatchesPlain,
+  onCpuBackend,
+  randomTensor,
+  useNative,
+} from "./nativeHarness.js";
 
-type Triple = [number, number, number];
-
-beforeAll(async () => {
-  await tf.setBackend("cpu");
-});
+onCpuBackend();
 
 // [batch, inChannels, outChannels, filter, strides, pad] on a 7×5×9 (D×H×W) input: odd sizes, so 'same' with
 // stride 2 pads unevenly; 2→16 and 16→3 are the U-Net's first layer and head.
-const cases: [number, number, number, Triple, Triple, "same" | "valid"][] = [
+const cases: ConvCase[] = [
   [1, 1, 1, [3, 3, 3], [1, 1, 1], "same"],
   [2, 3, 16, [3, 3, 3], [1, 1, 1], "valid"],
   [2, 16, 3, [3, 3, 3], [2, 2, 2], "same"],

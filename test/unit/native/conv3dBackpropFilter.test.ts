@@ -1,15 +1,11 @@
 import * as tf from "@tensorflow/tfjs";
-import { beforeAll, describe, it } from "vitest";
-import { expectNativeMatchesPlain, randomTensor } from "./convHarness.js";
+import { describe, it } from "vitest";
+import { type ConvCase, expectNativeMatchesPlain, onCpuBackend, randomTensor } from "./nativeHarness.js";
 
-type Triple = [number, number, number];
-
-beforeAll(async () => {
-  await tf.setBackend("cpu");
-});
+onCpuBackend();
 
 // [batch, inChannels, outChannels, filter, strides, pad] on a 7×5×9 (D×H×W) x.
-const cases: [number, number, number, Triple, Triple, "same" | "valid"][] = [
+const cases: ConvCase[] = [
   [1, 1, 1, [3, 3, 3], [1, 1, 1], "same"],
   [2, 3, 16, [3, 3, 3], [1, 1, 1], "valid"],
   [2, 16, 3, [3, 3, 3], [2, 2, 2], "same"],

@@ -1,17 +1,21 @@
 import * as tf from "@tensorflow/tfjs";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { unregisterNativeKernels } from "../../../src/worker/native/register.js";
-import { addonCalls, expectClose, expectNativeMatchesPlain, randomTensor, useNative } from "./convHarness.js";
+import {
+  addonCalls,
+  type ConvCase,
+  expectClose,
+  expectNativeMatchesPlain,
+  onCpuBackend,
+  randomTensor,
+  useNative,
+} from "./nativeHarness.js";
 
-type Triple = [number, number, number];
-
-beforeAll(async () => {
-  await tf.setBackend("cpu");
-});
+onCpuBackend();
 
 // [batch, inChannels (of the forward conv, = dx channels), outChannels (= dy channels), filter, strides, pad];
 // dx is 7×5×9 (D×H×W). The 2×2×2 stride-2 rows are the decoder's transposed convolution.
-const cases: [number, number, number, Triple, Triple, "same" | "valid"][] = [
+const cases: ConvCase[] = [
   [1, 1, 1, [3, 3, 3], [1, 1, 1], "same"],
   [2, 3, 16, [3, 3, 3], [1, 1, 1], "valid"],
   [2, 16, 3, [3, 3, 3], [2, 2, 2], "same"],

@@ -1,15 +1,11 @@
 import * as tf from "@tensorflow/tfjs";
-import { beforeAll, describe, it } from "vitest";
-import { expectNativeMatchesPlain, randomTensor } from "./convHarness.js";
+import { describe, it } from "vitest";
+import { expectNativeMatchesPlain, onCpuBackend, type PoolCase, randomTensor } from "./nativeHarness.js";
 
-type Triple = [number, number, number];
-
-beforeAll(async () => {
-  await tf.setBackend("cpu");
-});
+onCpuBackend();
 
 // [batch, channels, window, strides, pad] on a 7×5×9 (D×H×W) input; 2×2×2 stride 2 is the U-Net's pooling.
-const cases: [number, number, Triple, Triple, "same" | "valid" | number][] = [
+const cases: PoolCase[] = [
   [1, 1, [2, 2, 2], [2, 2, 2], "same"],
   [2, 3, [2, 2, 2], [2, 2, 2], "valid"],
   [2, 16, [2, 2, 2], [2, 2, 2], "same"],

@@ -1,17 +1,22 @@
 import * as tf from "@tensorflow/tfjs";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Rng } from "../../../src/random.js";
-import { addonCalls, expectClose, expectNativeMatchesPlain, randomTensor, useNative } from "./convHarness.js";
+import {
+  addonCalls,
+  expectClose,
+  expectNativeMatchesPlain,
+  onCpuBackend,
+  type PoolCase,
+  randomTensor,
+  type Triple,
+  useNative,
+} from "./nativeHarness.js";
 
-type Triple = [number, number, number];
-
-beforeAll(async () => {
-  await tf.setBackend("cpu");
-});
+onCpuBackend();
 
 // [batch, channels, window, strides, pad] on a 7×5×9 (D×H×W) input. Windows that overlap along depth
 // (stride < window) take the native kernel's serial scatter path.
-const cases: [number, number, Triple, Triple, "same" | "valid" | number][] = [
+const cases: PoolCase[] = [
   [1, 1, [2, 2, 2], [2, 2, 2], "same"],
   [2, 3, [2, 2, 2], [2, 2, 2], "valid"],
   [2, 16, [2, 2, 2], [2, 2, 2], "same"],

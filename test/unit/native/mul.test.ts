@@ -1,10 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
-import { beforeAll, describe, expect, it } from "vitest";
-import { addonCalls, expectNativeMatchesPlain, randomTensor, useNative } from "./convHarness.js";
+import { describe, expect, it } from "vitest";
+import { addonCalls, expectNativeMatchesPlain, onCpuBackend, randomTensor, useNative } from "./nativeHarness.js";
 
-beforeAll(async () => {
-  await tf.setBackend("cpu");
-});
+onCpuBackend();
 
 describe("Mul native kernel", () => {
   it.each([1, 3, 16])("same shape [2,5,7,3,%i] and a scale on either side: equals the plain kernel", (c) => {

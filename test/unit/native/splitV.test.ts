@@ -1,10 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
-import { beforeAll, describe, expect, it } from "vitest";
-import { addonCalls, expectNativeMatchesPlain, randomTensor, useNative } from "./convHarness.js";
+import { describe, expect, it } from "vitest";
+import { addonCalls, expectNativeMatchesPlain, onCpuBackend, randomTensor, useNative } from "./nativeHarness.js";
 
-beforeAll(async () => {
-  await tf.setBackend("cpu");
-});
+onCpuBackend();
 
 describe("SplitV native kernel", () => {
   it.each([

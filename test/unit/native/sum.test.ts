@@ -1,11 +1,9 @@
 import * as tf from "@tensorflow/tfjs";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { contiguousReduction } from "../../../src/worker/native/kernels/Sum.js";
-import { addonCalls, expectNativeMatchesPlain, randomTensor, useNative } from "./convHarness.js";
+import { addonCalls, expectNativeMatchesPlain, onCpuBackend, randomTensor, useNative } from "./nativeHarness.js";
 
-beforeAll(async () => {
-  await tf.setBackend("cpu");
-});
+onCpuBackend();
 
 describe("Sum native kernel", () => {
   it.each([1, 3, 16])(

@@ -1,17 +1,22 @@
 import * as tf from "@tensorflow/tfjs";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { batchNormReluInfer, batchNormReluTrain } from "../../../src/model/ops/batchNormRelu.js";
 import { Rng } from "../../../src/random.js";
 import { loadNative } from "../../../src/worker/native/addon.js";
 import { centralDifference, randomArray, relativeError } from "../model/gradcheck.js";
-import { addonCalls, expectClose, expectNativeMatchesPlain, randomTensor, useNative } from "./convHarness.js";
+import {
+  addonCalls,
+  expectClose,
+  expectNativeMatchesPlain,
+  onCpuBackend,
+  randomTensor,
+  useNative,
+} from "./nativeHarness.js";
 
 // VoxBatchNormReluTrain / Grad / Infer against the model's plain tfjs ops (the same op dispatches to the plain
 // functions while the native kernels are unregistered), and the native gradient against finite differences.
 
-beforeAll(async () => {
-  await tf.setBackend("cpu");
-});
+onCpuBackend();
 
 const eps = 1e-5;
 // Odd spatial sizes, channel counts 1, 3, 16; the last shape (41,184 elements) crosses the OpenMP threshold.

@@ -1,18 +1,16 @@
 import * as tf from "@tensorflow/tfjs";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { hasKernel } from "../../../src/model/ops/kernel.js";
 import { KERNEL_LOSS, softDiceLoss, softDiceLossPlain } from "../../../src/model/ops/softDice.js";
 import { Rng } from "../../../src/random.js";
 import { loadNative } from "../../../src/worker/native/addon.js";
 import { centralDifference, randomArray, relativeError } from "../model/gradcheck.js";
-import { addonCalls, expectNativeMatchesPlain, randomTensor, useNative } from "./convHarness.js";
+import { addonCalls, expectNativeMatchesPlain, onCpuBackend, randomTensor, useNative } from "./nativeHarness.js";
 
 // VoxSoftDiceLoss / VoxSoftDiceLossGrad against the model's plain op, and the native gradient against finite
 // differences. Labels include one class index out of range, which tf.oneHot turns into an all-zero row.
 
-beforeAll(async () => {
-  await tf.setBackend("cpu");
-});
+onCpuBackend();
 
 const smooth = 1e-5;
 

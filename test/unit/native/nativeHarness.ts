@@ -1,14 +1,28 @@
 import * as tf from "@tensorflow/tfjs";
-import { expect } from "vitest";
+import { beforeAll, expect } from "vitest";
 import { Rng } from "../../../src/random.js";
 import { loadNative, type NativeAddon } from "../../../src/worker/native/addon.js";
 import { registerNativeKernels, unregisterNativeKernels } from "../../../src/worker/native/register.js";
 
-// Shared by the convolution and pooling kernel tests: random inputs, a switch between the plain tfjs kernels
+// Shared by the native kernel tests: the cpu backend, the conv/pool case types, random inputs, a switch between the plain tfjs kernels
 // and the native ones, and a count of addon calls so a silent fallback to the plain kernel fails the test.
 
 const addon = loadNative();
 if (!addon) throw new Error("native addon not built (node native/build.mjs): the native kernel tests need it");
+
+/** Runs the file's tests on tfjs's cpu backend, the one whose kernels the native ones replace. */
+export function onCpuBackend(): void {
+  beforeAll(async () => {
+    await tf.setBackend("cpu");
+  });
+}
+
+/** A window's extent or strides along D, H, W. */
+export type Triple = [number, number, number];
+/** A convolution case: [batch, inChannels, outChannels, filter, strides, pad]. */
+export type ConvCase = [number, number, number, Triple, Triple, "same" | "valid"];
+/** A pooling case: [batch, channels, window, strides, pad]. */
+export type PoolCase = [number, number, Triple, Triple, "same" | "valid" | number];
 
 export const addonCalls = new Map<string, number>();
 const countingAddon = new Proxy(addon, {
