@@ -21,8 +21,8 @@ import {
 } from "../src/model/ops/batchNormRelu.js";
 import { KERNEL_LOSS, KERNEL_LOSS_GRAD, softDiceLossGradPlain, softDiceLossPlain } from "../src/model/ops/softDice.js";
 import { Rng } from "../src/random.js";
-import { loadNative } from "../src/worker/native/addon.js";
 import { registerNativeKernels, unregisterNativeKernels } from "../src/worker/native/register.js";
+import { medianSeconds, nativeCpuBackend } from "./timing.js";
 
 /** One benchmarked kernel: how to run it on each path, and how many elements one call moves. */
 interface ActivationCase {
@@ -107,18 +107,9 @@ function sums(f: { intersect: tf.Tensor; predSum: tf.Tensor; truthSum: tf.Tensor
   return { intersect: f.intersect, predSum: f.predSum, truthSum: f.truthSum };
 }
 
-/** Median seconds of `reps` timed calls (after one untimed call when `warm`). */
+/** Median seconds of `reps` timed calls (after one untimed call when `warm`), outputs disposed. */
 function time(run: () => tf.TensorContainer, reps: number, warm: boolean): number {
-  const once = () => tf.dispose(run());
-  if (warm) once();
-  const times: number[] = [];
-  for (let r = 0; r < reps; r++) {
-    const start = process.hrtime.bigint();
-    once();
-    times.push(Number(process.hrtime.bigint() - start) / 1e9);
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
+  return medianSeconds(() => tf.dispose(run()), reps, warm);
 }
 
 async function main(): Promise<void> {
@@ -134,11 +125,7 @@ async function main(): Promise<void> {
     },
     allowPositionals: true,
   });
-  const addon = loadNative();
-  if (!addon) throw new Error("native addon not built: node native/build.mjs");
-  await tf.setBackend("cpu");
-  registerNativeKernels(addon);
-  const threads = addon.setNumThreads(Number(opts.threads));
+  const { addon, threads } = await nativeCpuBackend(Number(opts.threads));
   const shape = (opts.shape?.length ? opts.shape : ["2", "32", "96", "96", "16"]).flatMap((s) => s.split(/\s+/));
   const cases = activationCases(shape.map(Number)).filter((c) => !opts.only || c.label.includes(opts.only));
 

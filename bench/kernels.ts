@@ -11,8 +11,7 @@
  */
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs";
-import { loadNative } from "../src/worker/native/addon.js";
-import { registerNativeKernels } from "../src/worker/native/register.js";
+import { medianSeconds, nativeCpuBackend } from "./timing.js";
 
 type Shape5 = [number, number, number, number, number];
 
@@ -170,16 +169,9 @@ function filledTensor(shape: number[]): tf.Tensor {
 function timeCase(c: KernelCase, reps: number): number {
   const inputs = Object.fromEntries(Object.entries(c.inputs).map(([k, shape]) => [k, filledTensor(shape)]));
   const run = () => (tf.engine().runKernel(c.kernel, inputs, c.attrs as tf.NamedAttrMap) as tf.Tensor).dispose();
-  run(); // primitive creation and JIT happen once per shape; a training run pays them at its first step only
-  const times: number[] = [];
-  for (let r = 0; r < reps; r++) {
-    const start = process.hrtime.bigint();
-    run();
-    times.push(Number(process.hrtime.bigint() - start) / 1e9);
-  }
+  const seconds = medianSeconds(run, reps, true);
   for (const t of Object.values(inputs)) t.dispose();
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
+  return seconds;
 }
 
 async function main(): Promise<void> {
@@ -194,11 +186,7 @@ async function main(): Promise<void> {
     },
     allowPositionals: true,
   });
-  const addon = loadNative();
-  if (!addon) throw new Error("native addon not built: node native/build.mjs");
-  await tf.setBackend("cpu");
-  registerNativeKernels(addon);
-  const threads = addon.setNumThreads(Number(opts.threads));
+  const { threads } = await nativeCpuBackend(Number(opts.threads));
   const batch = Number(opts.batch);
   const patch = (opts.patch?.length ? opts.patch : ["96", "96", "32"]).flatMap((p) => p.split(/\s+/)).map(Number);
   const reps = Number(opts.reps);
