@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
-import { hasKernel, reclaim } from "./kernel.js";
+import { fusedOrPlain, hasKernel, reclaim } from "./kernel.js";
 
 /**
  * Batch norm (statistics per channel over N, D, H, W) fused with an optional ReLU, for NDHWC tensors.
@@ -98,11 +98,9 @@ export function batchNormReluInferPlain(
 // ---- dispatch: the native kernel when registered on the active backend, else the plain version ----
 
 function trainForward(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, attrs: BatchNormReluAttrs) {
-  if (hasKernel(KERNEL_TRAIN)) {
-    const [y, mean, variance] = tf.engine().runKernel(KERNEL_TRAIN, { x, gamma, beta }, { ...attrs }) as tf.Tensor[];
-    return { y, mean: mean as tf.Tensor1D, variance: variance as tf.Tensor1D };
-  }
-  return batchNormReluTrainPlain(x, gamma, beta, attrs.epsilon, attrs.relu);
+  return fusedOrPlain(KERNEL_TRAIN, { x, gamma, beta }, { ...attrs }, ["y", "mean", "variance"], () =>
+    batchNormReluTrainPlain(x, gamma, beta, attrs.epsilon, attrs.relu),
+  );
 }
 
 function trainBackward(
@@ -114,13 +112,9 @@ function trainBackward(
   y: tf.Tensor,
   attrs: BatchNormReluAttrs,
 ) {
-  if (hasKernel(KERNEL_GRAD)) {
-    const [dx, dgamma, dbeta] = tf
-      .engine()
-      .runKernel(KERNEL_GRAD, { dy, x, gamma, mean, variance, y }, { ...attrs }) as tf.Tensor[];
-    return { dx, dgamma: dgamma as tf.Tensor1D, dbeta: dbeta as tf.Tensor1D };
-  }
-  return batchNormReluGradPlain(dy, x, gamma, mean, variance, y, attrs.epsilon, attrs.relu);
+  return fusedOrPlain(KERNEL_GRAD, { dy, x, gamma, mean, variance, y }, { ...attrs }, ["dx", "dgamma", "dbeta"], () =>
+    batchNormReluGradPlain(dy, x, gamma, mean, variance, y, attrs.epsilon, attrs.relu),
+  );
 }
 
 /**

@@ -19,3 +19,19 @@ export function reclaim<T extends tf.Tensor>(kept: T): T {
   kept.dispose();
   return tracked;
 }
+
+/**
+ * Runs the fused kernel `kernelName` when the active backend has it registered, naming its outputs in order
+ * (`outputs`), else `plain`, the tfjs version with the same outputs.
+ */
+export function fusedOrPlain<T extends { [K in keyof T]: tf.Tensor }>(
+  kernelName: string,
+  inputs: tf.NamedTensorMap,
+  attrs: tf.NamedAttrMap,
+  outputs: readonly (keyof T)[],
+  plain: () => T,
+): T {
+  if (!hasKernel(kernelName)) return plain();
+  const tensors = tf.engine().runKernel(kernelName, inputs, attrs) as tf.Tensor[];
+  return Object.fromEntries(outputs.map((name, i) => [name, tensors[i]])) as T;
+}

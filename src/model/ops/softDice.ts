@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
-import { hasKernel } from "./kernel.js";
+import { fusedOrPlain, hasKernel } from "./kernel.js";
 
 /**
  * Softmax + soft Dice loss over classes, fused: logits [N, D, H, W, K] and integer labels [N, D, H, W].
@@ -72,19 +72,13 @@ export function softDiceLossGradPlain(
 // ---- dispatch and the differentiable op ----
 
 function forward(logits: tf.Tensor, labels: tf.Tensor, smooth: number): SoftDiceForward {
-  if (hasKernel(KERNEL_LOSS)) {
-    const [loss, probs, intersect, predSum, truthSum] = tf
-      .engine()
-      .runKernel(KERNEL_LOSS, { logits, labels }, { smooth }) as tf.Tensor[];
-    return {
-      loss: loss as tf.Scalar,
-      probs,
-      intersect: intersect as tf.Tensor1D,
-      predSum: predSum as tf.Tensor1D,
-      truthSum: truthSum as tf.Tensor1D,
-    };
-  }
-  return softDiceLossPlain(logits, labels, smooth);
+  return fusedOrPlain(
+    KERNEL_LOSS,
+    { logits, labels },
+    { smooth },
+    ["loss", "probs", "intersect", "predSum", "truthSum"],
+    () => softDiceLossPlain(logits, labels, smooth),
+  );
 }
 
 function backward(
