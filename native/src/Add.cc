@@ -8,12 +8,7 @@ namespace {
 
 // add(a, b, out)
 Napi::Value Add(const Napi::CallbackInfo& info) {
-  const float *a = nullptr, *b = nullptr;
-  float* out = nullptr;
-  int64_t na = 0, nb = 0;
-  if (!ReadBinary(info, "add(a, b, out)", a, na, b, nb, out)) return info.Env().Undefined();
-  BroadcastBinary(a, na, b, nb, out, [](float x, float y) { return x + y; });
-  return info.Env().Undefined();
+  return ElementwiseBinary(info, "add(a, b, out)", [](float x, float y) { return x + y; });
 }
 
 // addN(inputs, out): out = Σ inputs, summed left to right as tfjs does.

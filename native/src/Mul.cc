@@ -7,12 +7,7 @@ namespace {
 
 // mul(a, b, out)
 Napi::Value Mul(const Napi::CallbackInfo& info) {
-  const float *a = nullptr, *b = nullptr;
-  float* out = nullptr;
-  int64_t na = 0, nb = 0;
-  if (!ReadBinary(info, "mul(a, b, out)", a, na, b, nb, out)) return info.Env().Undefined();
-  BroadcastBinary(a, na, b, nb, out, [](float x, float y) { return x * y; });
-  return info.Env().Undefined();
+  return ElementwiseBinary(info, "mul(a, b, out)", [](float x, float y) { return x * y; });
 }
 
 }  // namespace

@@ -121,4 +121,15 @@ inline bool ReadBinary(const Napi::CallbackInfo& info, const char* usage, const 
   return true;
 }
 
+// A whole elementwise kernel called as (a, b, out): reads and checks the arrays, then out = op(a, b) with
+// BroadcastBinary's broadcasting.
+template <typename Op>
+Napi::Value ElementwiseBinary(const Napi::CallbackInfo& info, const char* usage, Op op) {
+  const float *a = nullptr, *b = nullptr;
+  float* out = nullptr;
+  int64_t na = 0, nb = 0;
+  if (ReadBinary(info, usage, a, na, b, nb, out)) BroadcastBinary(a, na, b, nb, out, op);
+  return info.Env().Undefined();
+}
+
 }  // namespace voxring
