@@ -11,7 +11,7 @@
  * it sees no context; the weighted sum is divided by the summed weights, so overlaps average out exactly.
  */
 
-export type Shape3 = [number, number, number];
+import type { Shape3 } from "./volume.js";
 
 /**
  * Probabilities (channels-last, K per voxel) for `count` patches laid one after another, each patchShape X Y Z

@@ -3,10 +3,10 @@ import {
   argmaxLabels,
   effectiveWindow,
   type PredictFn,
-  type Shape3,
   slidingWindowInference,
   windowStarts,
 } from "../../../src/data/slidingWindow.js";
+import type { Shape3 } from "../../../src/data/volume.js";
 import { Rng } from "../../../src/random.js";
 
 function randomField(voxels: number, channels: number, seed: number): Float32Array {
