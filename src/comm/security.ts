@@ -1,6 +1,6 @@
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { readFileSync, statSync } from "node:fs";
 import * as zmq from "zeromq";
+import { writeFileAtomic } from "../atomicWrite.js";
 import { inputError } from "../errors.js";
 
 /**
@@ -50,22 +50,7 @@ export function runKeysFromEnv(env: NodeJS.ProcessEnv = process.env): RunKeys | 
  * is never visible to others, not even between write and chmod; fsync then rename, so no half-written file.
  */
 export function writeRunKeys(path: string, keys: RunKeys): void {
-  const temp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${Date.now()}`);
-  try {
-    const fd = openSync(temp, "wx", 0o600);
-    try {
-      const bytes = Buffer.from(`${JSON.stringify(keys)}\n`);
-      let offset = 0;
-      while (offset < bytes.byteLength) offset += writeSync(fd, bytes, offset);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(temp, path);
-  } catch (error) {
-    rmSync(temp, { force: true });
-    throw error;
-  }
+  writeFileAtomic(path, `${JSON.stringify(keys)}\n`, { mode: 0o600 });
 }
 
 /** Reads keys written by writeRunKeys; refuses a file that group or others may read. */

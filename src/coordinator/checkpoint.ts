@@ -13,10 +13,10 @@
  */
 import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { fsyncDir, writeFileAtomic, writeFileDurable } from "../atomicWrite.js";
 import { inputError } from "../errors.js";
 import type { RngState } from "../random.js";
 import type { LossScaleState } from "../worker/lossScale.js";
-import { fsyncDir, writeFileAtomic, writeFileDurable } from "./atomicWrite.js";
 import type { TrainConfig } from "./config.js";
 
 export const CHECKPOINT_FORMAT = "voxring-checkpoint/1";

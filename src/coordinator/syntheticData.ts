@@ -1,8 +1,8 @@
 import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { fsyncDir } from "../atomicWrite.js";
 import { writeSyntheticDataset } from "../data/synth/dataset.js";
-import { fsyncDir } from "./atomicWrite.js";
 
 /** VOXRING_CACHE_DIR, else $XDG_CACHE_HOME/voxring, else ~/.cache/voxring. */
 export function cacheRoot(): string {

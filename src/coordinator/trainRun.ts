@@ -10,11 +10,11 @@
  */
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { writeFileAtomic } from "../atomicWrite.js";
 import { bytesOf, float32View } from "../comm/frames.js";
 import { generateRunKeys, isLoopbackEndpoint, type RunKeys, runKeysToEnv, writeRunKeys } from "../comm/security.js";
 import { inputError } from "../errors.js";
 import { initBackend } from "../worker/backend.js";
-import { writeFileAtomic } from "./atomicWrite.js";
 import {
   type Checkpoint,
   listCheckpoints,

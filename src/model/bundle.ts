@@ -15,7 +15,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } fro
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
-import { fsyncDir, writeFileDurable } from "../coordinator/atomicWrite.js";
+import { fsyncDir, writeFileDurable } from "../atomicWrite.js";
 import { inputError } from "../errors.js";
 
 export const BUNDLE_FORMAT = "voxring-bundle/1";

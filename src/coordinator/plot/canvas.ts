@@ -3,7 +3,7 @@
  * text in a built-in 5×7 bitmap font, PNG encoding through pngjs. Enough for plots; nothing more.
  */
 import { PNG } from "pngjs";
-import { writeFileAtomic } from "../atomicWrite.js";
+import { writeFileAtomic } from "../../atomicWrite.js";
 
 export type Rgb = [number, number, number];
 

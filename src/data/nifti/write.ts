@@ -1,6 +1,6 @@
 import { promisify } from "node:util";
 import { gzip } from "node:zlib";
-import { writeFileAtomic } from "../../coordinator/atomicWrite.js";
+import { writeFileAtomic } from "../../atomicWrite.js";
 import { inputError } from "../../errors.js";
 import { type Affine, qformFromAffine, spacingAffine } from "./affine.js";
 import { DATATYPES, type NiftiDatatype, type NiftiTypedArray } from "./datatypes.js";

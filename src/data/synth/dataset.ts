@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { writeFileAtomic } from "../../coordinator/atomicWrite.js";
+import { writeFileAtomic } from "../../atomicWrite.js";
 import { inputError } from "../../errors.js";
 import { Rng } from "../../random.js";
 import { writeNifti } from "../nifti/write.js";

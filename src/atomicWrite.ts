@@ -1,15 +1,28 @@
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 
+export interface AtomicWriteOptions {
+  /**
+   * Permission bits of the new file (default 0o644, both before umask). Given explicitly (0o600 for a
+   * secret), the temp file is created exclusively with them, so they hold from its first byte: an existing
+   * file at the temp path, whatever its permissions, is never written into.
+   */
+  mode?: number;
+}
+
 /**
  * Writes `data` to `path` so that readers see either the old file or the complete new one: a temp file in
  * the same directory (same filesystem, so rename is atomic), fsync, rename, then fsync of the directory so
  * the rename itself survives a power cut.
  */
-export function writeFileAtomic(path: string, data: string | Uint8Array | readonly Uint8Array[]): void {
+export function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array | readonly Uint8Array[],
+  options: AtomicWriteOptions = {},
+): void {
   const temp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${Date.now()}`);
   try {
-    const fd = openSync(temp, "w", 0o644);
+    const fd = options.mode === undefined ? openSync(temp, "w", 0o644) : openSync(temp, "wx", options.mode);
     try {
       const parts = typeof data === "string" ? [Buffer.from(data)] : data instanceof Uint8Array ? [data] : data;
       for (const part of parts) writeAll(fd, part);
@@ -36,6 +49,7 @@ export function writeFileDurable(path: string, parts: readonly Uint8Array[]): vo
   }
 }
 
+/** Fsyncs a directory, so that entries just created or renamed in it survive a power cut. */
 export function fsyncDir(dir: string): void {
   const fd = openSync(dir, "r");
   try {
