@@ -20,6 +20,7 @@ export {
   type SplitOptions,
   splitCases,
 } from "./decathlon.js";
+export { keepLargestComponent, type LargestComponentOptions } from "./largestComponent.js";
 export { checkedCase, type LoadedCase, loadCase, loadImage } from "./loadCase.js";
 export * from "./nifti/index.js";
 export { type PreprocessedCase, preprocessCase, preprocessImage, preprocessLoaded } from "./preprocess.js";
