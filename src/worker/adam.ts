@@ -40,13 +40,13 @@ export class Adam {
     return this.step;
   }
 
-  /** Updates `params` in place from `grads` (same length). */
-  update(params: Float32Array, grads: Float32Array): void {
+  /** Updates `params` in place from `grads` (same length), at `lr` (default: the configured rate). */
+  update(params: Float32Array, grads: Float32Array, lr = this.config.lr): void {
     if (params.length !== this.size || grads.length !== this.size) {
       throw new Error(`Adam: expected ${this.size} values, got params ${params.length}, grads ${grads.length}`);
     }
     this.step++;
-    const { lr, beta1, beta2, eps } = this.config;
+    const { beta1, beta2, eps } = this.config;
     const stepSize = lr / (1 - beta1 ** this.step);
     const invSqrtCorrection2 = 1 / Math.sqrt(1 - beta2 ** this.step);
     const oneMinusBeta1 = 1 - beta1;

@@ -18,6 +18,7 @@ import { createUNet, type UNet } from "../model/unet.js";
 import { Rng } from "../random.js";
 import { initBackend } from "./backend.js";
 import { readFlat, writeFlat } from "./flatParams.js";
+import { learningRateAt } from "./lrSchedule.js";
 import { makeRunContext, type RunContext, stepSeed } from "./runContext.js";
 import { openTrainData, type TrainData } from "./trainData.js";
 import { createTrainer, type Trainer } from "./trainStep.js";
@@ -149,7 +150,12 @@ async function runPlan(s: Session, plan: Plan, link: WorkerLink, stopRequested: 
     const allreduceSeconds = (performance.now() - t1) / 1000;
     const meanLoss = s.exchange[n];
     stopAll = s.exchange[n + 1] > 0;
-    const { applied, lossScale } = s.trainer.applyGradients(s.exchange.subarray(0, n));
+    const lr = learningRateAt(s.globalStep, {
+      name: config.lrSchedule,
+      lr: config.lr,
+      totalSteps: config.epochs * s.run.stepsPerEpoch,
+    });
+    const { applied, lossScale } = s.trainer.applyGradients(s.exchange.subarray(0, n), lr);
     s.globalStep++;
     const seconds = (performance.now() - t0) / 1000;
     const due = s.globalStep % config.checksumEvery === 0;

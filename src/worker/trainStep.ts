@@ -53,7 +53,8 @@ export interface Trainer {
   readonly lossScale: number;
   readonly skippedSteps: number;
   computeGradients(x: Float32Array, labels: Int32Array, batchShape: BatchShape): GradientResult;
-  applyGradients(grads: Float32Array): ApplyResult;
+  /** Adam at `lr` (default: the trainer's configured rate; the worker passes its schedule's rate for the step). */
+  applyGradients(grads: Float32Array, lr?: number): ApplyResult;
   getState(): TrainerState;
   setState(state: TrainerState): void;
 }
@@ -95,7 +96,7 @@ export function createTrainer(unet: UNet, options: Partial<TrainerOptions> = {})
     return { loss: scaledLoss / scale, grads, finite: allFinite(grads) };
   }
 
-  function applyGradients(grads: Float32Array): ApplyResult {
+  function applyGradients(grads: Float32Array, lr?: number): ApplyResult {
     const finite = allFinite(grads);
     const apply = scaler ? scaler.update(finite) : finite;
     if (!apply) {
@@ -105,7 +106,7 @@ export function createTrainer(unet: UNet, options: Partial<TrainerOptions> = {})
     // Read back from the variables each step, so a checkpoint restore or weight broadcast that wrote the
     // variables directly is never overwritten by a stale copy.
     readFlat(unet.params, params);
-    adam.update(params, grads);
+    adam.update(params, grads, lr);
     writeFlat(unet.params, params);
     return { applied: true, lossScale: scaler?.scale ?? 1 };
   }

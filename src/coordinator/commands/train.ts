@@ -24,6 +24,10 @@ const options = {
   },
   batch: { type: "number", describe: "Patches per worker per step" },
   lr: { type: "number", describe: "Adam learning rate" },
+  "lr-schedule": {
+    choices: ["constant", "cosine"] as const,
+    describe: "constant (the reference model) or cosine decay over the run after a short warm-up",
+  },
   "val-every": { type: "number", describe: "Validate (and checkpoint) every N epochs" },
   "val-window": {
     type: "number",
@@ -73,6 +77,7 @@ export function flagSettings(args: TrainArgs): TrainSettings {
     channels: args.channels,
     batch: args.batch,
     lr: args.lr,
+    lrSchedule: args.lrSchedule,
     valEvery: args.valEvery,
     valWindow: args.valWindow,
     valOverlap: args.valOverlap,
