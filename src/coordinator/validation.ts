@@ -4,6 +4,7 @@
  * inference; hard Dice per foreground class and their mean come out. The training ranks never wait for it.
  */
 import * as tf from "@tensorflow/tfjs";
+import { keepLargestComponent } from "../data/largestComponent.js";
 import { argmaxLabels, slidingWindowInference } from "../data/slidingWindow.js";
 import { diceScores } from "../model/dice.js";
 import { createUNet, type NamedVariable, spatialDivisor, type UNet } from "../model/unet.js";
@@ -178,7 +179,8 @@ export class Validator {
           return softmaxInPlace(values, numClasses);
         },
       });
-      const pred = argmaxLabels(probs, numClasses);
+      // Blobs away from the gland are false positives; exported bundles apply the same cleanup at predict.
+      const pred = keepLargestComponent(argmaxLabels(probs, numClasses), c.shape);
       const dice = diceScores(pred, c.labels, numClasses);
       perCase.push({ name: c.name, dice });
       dice.forEach((d, k) => {

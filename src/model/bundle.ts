@@ -61,6 +61,12 @@ export const bundleManifestSchema = z.object({
     sigmaScale: z.number().positive(),
     padValue: z.number(),
   }),
+  /**
+   * Applied to the argmax label map on the resampled grid, before it goes back to the input grid:
+   * "largest-component" keeps only the largest 6-connected foreground component (data/largestComponent.ts).
+   * Bundles written before this field existed did none, hence the default.
+   */
+  postprocess: z.enum(["none", "largest-component"]).default("none"),
   engines: z.object({
     tfjs: z.object({ modelFile: z.string(), layout: z.literal("NDHWC") }),
     onnx: z.object({

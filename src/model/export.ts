@@ -40,6 +40,8 @@ export interface BundleDescription {
   overlap: number;
   source: BundleManifest["source"];
   preprocessing?: BundleManifest["preprocessing"];
+  /** Defaults to what validation measured Dice with: the largest connected component only. */
+  postprocess?: BundleManifest["postprocess"];
 }
 
 export async function exportRun({ run, checkpoint, out }: ExportOptions): Promise<BundleManifest> {
@@ -124,6 +126,7 @@ export async function writeInferenceBundle(
       sigmaScale: 1 / 8,
       padValue: 0,
     },
+    postprocess: description.postprocess ?? "largest-component",
     engines: {
       tfjs: { modelFile: LAYERS_MODEL_FILE, layout: "NDHWC" },
       onnx: { modelFile: ONNX_FILE, layout: "NCDHW", opset: ONNX_OPSET, input: ONNX_INPUT, output: ONNX_OUTPUT },

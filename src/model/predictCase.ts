@@ -1,8 +1,9 @@
 /**
  * One case through a bundle: read the image(s), check them against the bundle, preprocess as training did,
- * sliding-window inference, argmax, and the label map back on the input's own grid. Nothing is written here;
- * predict.ts decides where results go.
+ * sliding-window inference, argmax, the bundle's postprocessing, and the label map back on the input's own
+ * grid. Nothing is written here; predict.ts decides where results go.
  */
+import { keepLargestComponent } from "../data/largestComponent.js";
 import { affinesClose, channelCount, type NiftiVolume, readNifti } from "../data/nifti/index.js";
 import { preprocessImage } from "../data/preprocess.js";
 import { labelsToOriginalGrid } from "../data/resample.js";
@@ -113,7 +114,10 @@ export async function predictCase(
       onProgress?.(done, total);
     },
   });
-  const resampledLabels = argmaxLabels(probs, manifest.labels.length);
+  const argmax = argmaxLabels(probs, manifest.labels.length);
+  // On the network's grid, as validation did: nearest-neighbour resampling could split or merge blobs.
+  const resampledLabels =
+    manifest.postprocess === "largest-component" ? keepLargestComponent(argmax, pre.shape) : argmax;
   const labels = labelsToOriginalGrid(resampledLabels, pre.shape, pre.spacing, input.image.shape, input.image.spacing);
   return { labels, shape: input.image.shape, resampledShape: pre.shape, windows };
 }
