@@ -133,6 +133,15 @@ describe("dashboards against a real Prometheus", () => {
       prometheusLog = (prometheusLog + chunk.toString()).slice(-4000);
     });
     await waitFor("Prometheus to be ready", 30, async () => ((await fetch(`${api}/-/ready`)).ok ? true : undefined));
+    // Prometheus applies discovered targets only after a ~5 s throttle; a smoke run can end sooner than that, so
+    // the run starts once the scrape loops are running (the driver target answered a scrape).
+    await waitFor("Prometheus to scrape the driver endpoint", 30, async () => {
+      const response = (await (await fetch(`${api}/api/v1/targets`)).json()) as {
+        data: { activeTargets: { labels: { instance: string }; health: string }[] };
+      };
+      const driverTarget = response.data.activeTargets.find((t) => t.labels.instance === targets.driver);
+      return driverTarget?.health === "up" ? true : undefined;
+    });
 
     // A real run: two workers in a ring, one epoch of 8 steps, one validation (the slow part), then exit.
     training = start([
