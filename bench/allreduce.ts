@@ -1,12 +1,14 @@
 /**
- * `orchestrate bench allreduce --workers 4 --mb 64 --iterations 5 --json [--amp] [--transport auto|ipc|tcp]`
+ * `orchestrate bench allreduce --workers 4 --mb 64 --iterations 5 --json [--amp] [--transport auto|ipc|tcp] [--copy]`
  *
  * Bus bandwidth of the ring all-reduce between real processes on this host, next to the point-to-point
  * throughput of the socket transport (one PUSH → PULL stream between two processes, same frame size)
  * measured in the same run, so the ratio busbw / p2p says how much of the wire the ring uses. With the
  * default transport fp32 payloads go through shared memory (only barriers use the sockets), so the ratio
- * compares against what the sockets alone could stream. nccl-tests convention: algbw = bytes / time per
- * all-reduce, busbw = algbw · 2(n − 1)/n.
+ * compares against what the sockets alone could stream. Each rank all-reduces the ring's own buffer
+ * (RingAllReduce.buffer: its shared region), as the training worker does; --copy passes a plain array instead,
+ * which costs a copy in and out. nccl-tests convention: algbw = bytes / time per all-reduce,
+ * busbw = algbw · 2(n − 1)/n.
  *
  * This file is also the child script: the parent forks it with VOXRING_BENCH_ALLREDUCE_CHILD set.
  */
@@ -33,6 +35,8 @@ export interface AllReduceBenchResult {
   seconds_per_iter: number;
   transport: string;
   wire: string;
+  /** the ranks all-reduced a plain array (--copy) rather than the ring's own buffer */
+  copy: boolean;
 }
 
 interface Job {
@@ -40,6 +44,7 @@ interface Job {
   iterations: number;
   amp: boolean;
   transport: Transport;
+  copy: boolean;
 }
 
 const CHILD_ENV = "VOXRING_BENCH_ALLREDUCE_CHILD";
@@ -57,6 +62,7 @@ type ToChild =
       bytes: number;
       iterations: number;
       amp: boolean;
+      copy: boolean;
     }
   | { go: true };
 /**
@@ -81,7 +87,8 @@ export async function run(args: BenchArgs): Promise<AllReduceBenchResult> {
   if (!(transport in TRANSPORT_LABEL))
     throw inputError("--transport", `expected auto, ipc or tcp, got ${String(transport)}`);
   const amp = args.amp === true;
-  const job = { bytes, iterations, amp, transport };
+  const copy = args.copy === true;
+  const job = { bytes, iterations, amp, transport, copy };
 
   const ringSeconds = workers === 1 ? 0 : await timeRing(workers, job);
   // fp16 halves the bytes on the wire: the point-to-point reference streams the same bytes per frame.
@@ -102,6 +109,7 @@ export async function run(args: BenchArgs): Promise<AllReduceBenchResult> {
     transport: TRANSPORT_LABEL[transport],
     // Through shared memory there is no wire: --amp rounds the float32 result to fp16 once.
     wire: amp ? (transport === "auto" ? "fp16 (result rounded)" : "fp16") : "fp32",
+    copy,
   };
 }
 
@@ -156,6 +164,7 @@ async function runChildren(count: number, role: "ring" | "p2p", job: Job) {
         bytes: job.bytes,
         iterations: job.iterations,
         amp: job.amp,
+        copy: job.copy,
       };
       c.send(msg);
     });
@@ -201,10 +210,13 @@ async function ringChild(send: (m: ToParent) => void): Promise<void> {
   send({ endpoint: ring.endpoint });
   const job = (await receiveJob()) as Extract<ToChild, { rank: number }>;
   await ring.join({ rank: job.rank, worldSize: job.worldSize, next: job.next });
-  const data = new Float32Array(job.bytes / 4).fill(job.rank + 1);
+  const length = job.bytes / 4;
   const options = { average: true, fp16: job.amp };
-  await ring.allReduce(data, options); // warm-up: connections, page faults
-  const check = data[data.length - 1];
+  const warm = new Float32Array(length).fill(job.rank + 1);
+  await ring.allReduce(warm, options); // warm-up: connections, shared regions, page faults
+  const check = warm[length - 1];
+  // The mean again and again from here on: every rank holds it.
+  const data = job.copy ? warm : ring.buffer(length).fill(check);
   await ring.barrier();
   const start = performance.now();
   for (let i = 0; i < job.iterations; i++) await ring.allReduce(data, options);

@@ -1,12 +1,15 @@
 // The ring all-reduce's wire arithmetic (src/comm): IEEE binary16 conversion with F16C (vcvtps2ph rounds to
 // nearest even and handles subnormals, infinities and NaNs in hardware), float32 accumulation, and the fused
-// last reduce step (add, average, copy into the frame that goes on around the ring) in one pass over memory.
+// last reduce step (add, average, copy into the frame that goes on around the ring) in one pass over memory,
+// and the shared-memory all-reduce's sum-and-write-back.
 // In JavaScript these loops cost several ns an element on a busy machine; a 64 MB all-reduce runs them over
 // tens of millions of elements per rank. All single-threaded: ranks already share the cores.
 // Without F16C (or AVX) the same results come from scalar code written like src/comm/fp16.ts.
 #include <immintrin.h>
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 #include "common.h"
 
 namespace voxring {
@@ -162,6 +165,57 @@ Napi::Value F32Finish(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// f32SumToAll(segments, divisor, toHalf): v = (segments[0] + … + segments[k-1]) / divisor, summed in that order,
+// rounded to fp16 and back when toHalf, written into every segment. The shared-memory all-reduce's whole
+// reduction in one pass: each rank reads its segment of every rank's region once and writes the result
+// straight back into all of them, so no rank copies results out afterwards. Blocked so that the partial sum
+// stays in L1 between the reads and the writes.
+Napi::Value F32SumToAll(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 3 || !info[0].IsArray() || !info[1].IsNumber() || !info[2].IsBoolean()) {
+    Napi::TypeError::New(env, "f32SumToAll(segments: Float32Array[], divisor: number, toHalf: boolean)")
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const Napi::Array list = info[0].As<Napi::Array>();
+  const uint32_t count = list.Length();
+  if (count == 0) {
+    Napi::RangeError::New(env, "f32SumToAll: no segments").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::vector<float*> segments(count);
+  int64_t n = -1;
+  for (uint32_t k = 0; k < count; k++) {
+    const Napi::Value v = list.Get(k);
+    if (!CheckFloat32(env, v, "segment", n)) return env.Undefined();
+    if (n < 0) n = static_cast<int64_t>(v.As<Napi::Float32Array>().ElementLength());
+    segments[k] = F32(v);
+  }
+  const float divisor = static_cast<float>(info[1].As<Napi::Number>().DoubleValue());
+  const bool toHalf = info[2].As<Napi::Boolean>().Value();
+  constexpr int64_t kBlock = 2048;
+  alignas(32) float sum[kBlock];
+  alignas(32) uint16_t halves[kBlock];
+  for (int64_t lo = 0; lo < n; lo += kBlock) {
+    const int64_t m = std::min(kBlock, n - lo);
+    std::memcpy(sum, segments[0] + lo, m * sizeof(float));
+    for (uint32_t k = 1; k < count; k++) {
+      const float* src = segments[k] + lo;
+      for (int64_t i = 0; i < m; i++) sum[i] += src[i];  // GCC vectorises these at -O3
+    }
+    if (divisor != 1.0f)
+      for (int64_t i = 0; i < m; i++) sum[i] /= divisor;
+    if (toHalf) {
+      int64_t done = HasF16c() ? HalfSimd(Op::kEncode, halves, sum, m, 1.0f) : 0;
+      HalfScalar(Op::kEncode, halves, sum, done, m, 1.0f);
+      done = HasF16c() ? HalfSimd(Op::kDecode, halves, sum, m, 1.0f) : 0;
+      HalfScalar(Op::kDecode, halves, sum, done, m, 1.0f);
+    }
+    for (uint32_t k = 0; k < count; k++) std::memcpy(segments[k] + lo, sum, m * sizeof(float));
+  }
+  return env.Undefined();
+}
+
 }  // namespace
 
 void RegisterFp16(Napi::Env env, Napi::Object exports) {
@@ -175,6 +229,7 @@ void RegisterFp16(Napi::Env env, Napi::Object exports) {
   bind("f16AddEncode", Op::kAddEncode);
   bind("f16Finish", Op::kFinishHalf);
   exports.Set("f32Finish", Napi::Function::New(env, F32Finish, "f32Finish"));
+  exports.Set("f32SumToAll", Napi::Function::New(env, F32SumToAll, "f32SumToAll"));
   exports.Set("hasF16c", Napi::Boolean::New(env, HasF16c()));
 }
 

@@ -1,4 +1,4 @@
-// Shared memory between the ring all-reduce's ranks on one host (src/comm/sharedRing.ts): a file in /dev/shm
+// Shared memory between the ring all-reduce's ranks on one host (src/comm/sharedRegions.ts): a file in /dev/shm
 // mapped MAP_SHARED and handed to JavaScript as an ArrayBuffer. Ranks then read each other's gradients in place,
 // instead of pushing every byte through a socket (two kernel copies, a fresh receive buffer and the GC pressure
 // of that buffer per frame). Node has no other way to share memory between processes.

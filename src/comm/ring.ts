@@ -93,6 +93,7 @@ export class RingAllReduce {
    */
   private sharedEndpoints?: readonly string[] | null;
   private regions?: SharedRegions;
+  private scratch?: Float32Array;
   private sharedOps = 0;
   private op = 0;
   private pending: Promise<unknown> = Promise.resolve();
@@ -172,6 +173,18 @@ export class RingAllReduce {
   get sharesMemory(): boolean | undefined {
     if (this.options.sharedMemory === false) return false;
     return this.sharedEndpoints === undefined ? undefined : this.sharedEndpoints !== null;
+  }
+
+  /**
+   * An array of `length` floats that all-reduces without being copied: once shared memory is in use (from
+   * the first large all-reduce on), a view of this rank's shared region, else an array kept for reuse. Fill
+   * it, all-reduce it, read the result; its contents last until this ring's next collective.
+   */
+  buffer(length: number): Float32Array {
+    const own = this.regions?.payloads[this.rank];
+    if (own && own.length >= length) return own.subarray(0, length);
+    if (this.scratch?.length !== length) this.scratch = new Float32Array(length);
+    return this.scratch;
   }
 
   /** Sums (or averages) `data` across all ranks, in place. Every rank must call it with the same length. */
@@ -259,11 +272,11 @@ export class RingAllReduce {
   }
 
   /**
-   * The shared-memory all-reduce (run inside `serialized`): copy in, barrier, reduce this rank's segment
-   * from every region, barrier, copy the other segments out. No closing barrier is needed: the copy-out
-   * reads only each owner's own segment, which its owner touches again only after the next collective's
-   * first barrier (its copy-in skips that segment), i.e. after everyone's copy-out; and the copy-in writes
-   * only segments the others finished reading before this collective's second barrier.
+   * The shared-memory all-reduce (run inside `serialized`): copy in (unless `data` is this rank's region,
+   * see buffer()), barrier, sum this rank's segment across every region and write it back into all of them,
+   * barrier, copy out. No closing barrier is needed: after the second barrier no rank touches another's
+   * region until every rank has entered the next collective's first barrier, and a rank refills its own
+   * region only after its own second barrier, when every write into it has happened.
    */
   private async sharedAllReduce(data: Float32Array, average: boolean, fp16: boolean): Promise<void> {
     const addon = sharedMemoryAddon();
@@ -274,19 +287,15 @@ export class RingAllReduce {
     const r = this.rank;
     const barrier = () => this.streamAllReduce(new Float32Array(1), { average: false });
     try {
-      if (this.regions?.length !== data.length) {
+      if (!this.regions || this.regions.capacity < data.length) {
         this.regions = undefined; // the old mappings go with the GC
         this.regions = await mapSharedRegions(addon, endpoints, r, data.length, barrier);
       }
       const { headers, payloads } = this.regions;
+      const own = payloads[r];
+      const inPlace = data.buffer === own.buffer && data.byteOffset === own.byteOffset;
+      if (!inPlace) own.set(data);
       const op = ++this.sharedOps >>> 0;
-      const plan = ringPlan(data.length, n, Math.max(1, data.length));
-      const segment = (k: number) => [plan.segmentStart[k], plan.segmentStart[k + 1]] as const;
-      // Only the segments the others reduce: this rank reads its own straight from `data`, and its region's
-      // own segment may still be read by a slower rank copying out the previous collective's result.
-      const [lo, hi] = segment(r);
-      payloads[r].set(data.subarray(0, lo));
-      payloads[r].set(data.subarray(hi), hi);
       headers[r][0] = data.length;
       headers[r][1] = op;
       headers[r][2] = fp16 ? 1 : 0;
@@ -298,11 +307,10 @@ export class RingAllReduce {
           );
         if (h[2] !== headers[r][2]) throw new RingError(`ring: rank ${k} disagrees on fp16 (do all ranks agree?)`);
       });
-      reduceOwnSegment(addon, this.regions, r, lo, hi, data, average ? n : 1, fp16);
+      const plan = ringPlan(data.length, n, Math.max(1, data.length));
+      reduceOwnSegment(addon, this.regions, plan.segmentStart[r], plan.segmentStart[r + 1], average ? n : 1, fp16);
       await barrier();
-      for (let k = 0; k < n; k++) {
-        if (k !== r) data.set(payloads[k].subarray(...segment(k)), segment(k)[0]);
-      }
+      if (!inPlace) data.set(own.subarray(0, data.length));
       // Counted as the ring would have moved it, so the allreduce_bytes metric means the same either way.
       const ringBytes = Math.round(((2 * (n - 1)) / n) * data.byteLength);
       this.stats.bytesSent += ringBytes;

@@ -6,10 +6,11 @@ import { ringAddon } from "./reduce.js";
 /**
  * Shared memory for ranks on one host. When every rank's receiver is a Unix socket (the ring bound to
  * loopback), all ranks see the same /dev/shm, so an all-reduce can skip the sockets for its payload: each
- * rank copies its array into its own region, reduces its segment reading every region in place, and copies
- * the other segments from their owners' regions. A byte then crosses memory three times instead of twice
- * through the kernel per ring hop, and no receive buffer is allocated (no GC churn). The sockets still carry
- * the small barrier frames between phases, with the ring's generation and sequence checks.
+ * rank's array lives in (or is copied into) its own region; each rank sums its segment across every region
+ * in place and writes the result back into that segment of every region, so each region ends holding the
+ * whole result. Per rank that is one read and one write of the array's size, with no receive buffers (no
+ * GC churn); a caller that fills the region directly (RingAllReduce.buffer) copies nothing at all. The
+ * sockets carry only two barrier frames, with the ring's generation and sequence checks.
  *
  * Each region starts with a header the receiver checks: the array length and the collective's number, so
  * ranks that disagree on either fail instead of reducing garbage.
@@ -19,28 +20,21 @@ const SHM_DIR = "/dev/shm";
 
 export class SharedRegions {
   constructor(
-    readonly length: number,
-    /** per rank: [length, collective number] */
+    /** floats each region holds; collectives of any length up to it use the regions' prefixes */
+    readonly capacity: number,
+    /** per rank: [length, collective number, fp16] */
     readonly headers: Uint32Array[],
     /** per rank: its copy of the array */
     readonly payloads: Float32Array[],
   ) {}
 }
 
-type SharedAddon = Required<Pick<NativeAddon, "shmMap" | "f32Finish" | "f16Encode" | "f16Decode">> & NativeAddon;
+type SharedAddon = Required<Pick<NativeAddon, "shmMap" | "f32SumToAll">> & NativeAddon;
 
 /** The addon when it can map shared memory and this host has /dev/shm, else undefined. */
 export function sharedMemoryAddon(): SharedAddon | undefined {
   const addon = ringAddon();
-  if (
-    !addon?.shmMap ||
-    !addon.f32Finish ||
-    !addon.f16Encode ||
-    !addon.f16Decode ||
-    process.platform !== "linux" ||
-    !existsSync(SHM_DIR)
-  )
-    return undefined;
+  if (!addon?.shmMap || !addon.f32SumToAll || process.platform !== "linux" || !existsSync(SHM_DIR)) return undefined;
   return addon as SharedAddon;
 }
 
@@ -89,40 +83,22 @@ export async function mapSharedRegions(
   );
 }
 
-// Slices under the addon's OpenMP threshold keep the reduction on this thread (see reduce.ts).
-const SLICE = 16384;
-
 /**
- * dst = (dst + Σ_{k≠rank} payloads[k]) / divisor over [lo, hi), also written into payloads[rank][lo, hi)
- * (which serves as scratch for the others' partial sum first) for the other ranks to copy. The others are
- * summed in rank order, by this rank alone: every rank copies the owner's result, so all end bitwise equal.
- * With `toHalf` the result is rounded to fp16 (nearest even).
+ * Every region's [lo, hi) becomes (Σ_k regions[k][lo, hi)) / divisor, summed in rank order by this rank alone
+ * (the owner of the segment), so all ranks end bitwise equal. With `toHalf` the result is rounded to fp16
+ * (nearest even). Only the owner touches a segment between the two barriers of a collective.
  */
 export function reduceOwnSegment(
   addon: SharedAddon,
   regions: SharedRegions,
-  rank: number,
   lo: number,
   hi: number,
-  dst: Float32Array,
   divisor: number,
   toHalf: boolean,
 ): void {
-  const others = regions.payloads.filter((_, k) => k !== rank);
-  const own = regions.payloads[rank];
-  const halves = toHalf ? new Uint16Array(SLICE) : undefined;
-  for (let a = lo; a < hi; a += SLICE) {
-    const b = Math.min(hi, a + SLICE);
-    const out = dst.subarray(a, b);
-    const partial = own.subarray(a, b);
-    partial.set(others[0].subarray(a, b));
-    for (let k = 1; k < others.length; k++) addon.add(partial, others[k].subarray(a, b), partial);
-    addon.f32Finish(partial, out, divisor);
-    if (halves) {
-      const h = halves.subarray(0, b - a);
-      addon.f16Encode(h, out);
-      addon.f16Decode(h, out);
-      partial.set(out);
-    }
-  }
+  addon.f32SumToAll(
+    regions.payloads.map((p) => p.subarray(lo, hi)),
+    divisor,
+    toHalf,
+  );
 }

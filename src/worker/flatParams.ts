@@ -64,7 +64,7 @@ export function writeFlat(vars: NamedVariable[], flat: Float32Array): void {
 export function flattenGrads(
   vars: NamedVariable[],
   grads: tf.NamedTensorMap,
-  out = new Float32Array(flatSize(vars)),
+  out: Float32Array = new Float32Array(flatSize(vars)),
 ): Float32Array {
   checkLength(vars, out, "flattenGrads");
   let offset = 0;

@@ -54,7 +54,8 @@ interface Session {
   data: TrainData;
   ring: RingAllReduce;
   /** gradients, then the loss, then the stop flag */
-  exchange: Float32Array;
+  /** Floats all-reduced per step: the gradients, then the loss and the stop flag. */
+  exchangeLength: number;
   globalStep: number;
 }
 
@@ -121,8 +122,7 @@ async function openSession(ctx: RunContext, run: RunSpec, options: WorkerOptions
           generation: ctx.generation,
           log: options.log,
         });
-  const exchange = new Float32Array(trainer.paramCount + 2);
-  return { ctx, run, unet, trainer, data, ring, exchange, globalStep: 0 };
+  return { ctx, run, unet, trainer, data, ring, exchangeLength: trainer.paramCount + 2, globalStep: 0 };
 }
 
 type Plan = Extract<CoordinatorMessage, { type: "plan" }>;
@@ -133,29 +133,30 @@ async function runPlan(s: Session, plan: Plan, link: WorkerLink, stopRequested: 
   const { rank, worldSize } = s.ctx;
   const [X, Y, Z] = config.patch;
   const batchShape: [number, number, number, number, number] = [config.batch, Z, Y, X, s.run.inChannels];
-  const n = s.exchange.length - 2;
+  const n = s.exchangeLength - 2;
   let stopAll = false;
   s.globalStep = plan.globalStep;
   for (let step = plan.fromStep; step < plan.toStep && !stopAll; step++) {
     const t0 = performance.now();
     const rng = new Rng(stepSeed(config.seed, rank, s.globalStep));
     const batch = await s.data.batch(s.data.stepCases(plan.epoch, rank, worldSize, step), rng);
-    const { loss, grads } = s.trainer.computeGradients(batch.x, batch.labels, batchShape);
-    s.exchange.set(grads);
-    s.exchange[n] = loss;
-    s.exchange[n + 1] = stopRequested() ? 1 : 0;
+    // Gradients go straight into the ring's buffer (this rank's shared-memory region on one host): no copies.
+    const exchange = s.ring.buffer(s.exchangeLength);
+    const { loss } = s.trainer.computeGradients(batch.x, batch.labels, batchShape, exchange.subarray(0, n));
+    exchange[n] = loss;
+    exchange[n + 1] = stopRequested() ? 1 : 0;
     const t1 = performance.now();
     const bytesBefore = s.ring.stats.bytesSent;
-    await allReduceScaled(s, config.amp && !config.deterministic);
+    await allReduceScaled(s, exchange, config.amp && !config.deterministic);
     const allreduceSeconds = (performance.now() - t1) / 1000;
-    const meanLoss = s.exchange[n];
-    stopAll = s.exchange[n + 1] > 0;
+    const meanLoss = exchange[n];
+    stopAll = exchange[n + 1] > 0;
     const lr = learningRateAt(s.globalStep, {
       name: config.lrSchedule,
       lr: config.lr,
       totalSteps: config.epochs * s.run.stepsPerEpoch,
     });
-    const { applied, lossScale } = s.trainer.applyGradients(s.exchange.subarray(0, n), lr);
+    const { applied, lossScale } = s.trainer.applyGradients(exchange.subarray(0, n), lr);
     s.globalStep++;
     const seconds = (performance.now() - t0) / 1000;
     const due = s.globalStep % config.checksumEvery === 0;
@@ -183,14 +184,14 @@ async function runPlan(s: Session, plan: Plan, link: WorkerLink, stopRequested: 
 }
 
 /**
- * Averages the exchange buffer over the ranks. With fp16 on the wire (--amp) the values are multiplied by
+ * Averages the step's exchange buffer over the ranks. With fp16 on the wire (--amp) the values are multiplied by
  * the loss scale first, so that small gradients stay above float16's underflow, and divided after.
  */
-async function allReduceScaled(s: Session, fp16: boolean): Promise<void> {
+async function allReduceScaled(s: Session, exchange: Float32Array, fp16: boolean): Promise<void> {
   const scale = fp16 ? s.trainer.lossScale : 1;
-  if (scale !== 1) for (let i = 0; i < s.exchange.length; i++) s.exchange[i] *= scale;
-  await s.ring.allReduce(s.exchange, { average: true, fp16 });
-  if (scale !== 1) for (let i = 0; i < s.exchange.length; i++) s.exchange[i] /= scale;
+  if (scale !== 1) for (let i = 0; i < exchange.length; i++) exchange[i] *= scale;
+  await s.ring.allReduce(exchange, { average: true, fp16 });
+  if (scale !== 1) for (let i = 0; i < exchange.length; i++) exchange[i] /= scale;
 }
 
 /**

@@ -28,7 +28,7 @@ export type BatchShape = [number, number, number, number, number];
 export interface GradientResult {
   /** The unscaled soft Dice loss of this rank's batch. */
   loss: number;
-  /** Unscaled gradients, flat in `unet.params` order; a fresh array owned by the caller. */
+  /** Unscaled gradients, flat in `unet.params` order: the caller's `into`, or a fresh array it owns. */
   grads: Float32Array;
   /** This rank's gradients are free of Inf/NaN (the step decision waits for the averaged gradients). */
   finite: boolean;
@@ -52,7 +52,8 @@ export interface Trainer {
   /** Multiply gradients by this before an fp16 cast on the wire and divide after (1 without --amp). */
   readonly lossScale: number;
   readonly skippedSteps: number;
-  computeGradients(x: Float32Array, labels: Int32Array, batchShape: BatchShape): GradientResult;
+  /** Forward and backward; gradients are written into `into` when given (e.g. the ring's shared buffer). */
+  computeGradients(x: Float32Array, labels: Int32Array, batchShape: BatchShape, into?: Float32Array): GradientResult;
   /** Adam at `lr` (default: the trainer's configured rate; the worker passes its schedule's rate for the step). */
   applyGradients(grads: Float32Array, lr?: number): ApplyResult;
   getState(): TrainerState;
@@ -69,7 +70,12 @@ export function createTrainer(unet: UNet, options: Partial<TrainerOptions> = {})
   const params = new Float32Array(size);
   let skippedSteps = 0;
 
-  function computeGradients(x: Float32Array, labels: Int32Array, batchShape: BatchShape): GradientResult {
+  function computeGradients(
+    x: Float32Array,
+    labels: Int32Array,
+    batchShape: BatchShape,
+    into?: Float32Array,
+  ): GradientResult {
     const [n, z, y, xSize, c] = batchShape;
     if (x.length !== n * z * y * xSize * c) {
       throw new Error(`computeGradients: ${x.length} input values for batch shape [${batchShape}]`);
@@ -78,7 +84,8 @@ export function createTrainer(unet: UNet, options: Partial<TrainerOptions> = {})
       throw new Error(`computeGradients: ${labels.length} labels for batch shape [${batchShape}]`);
     }
     const scale = scaler?.scale ?? 1;
-    const grads = new Float32Array(size);
+    if (into && into.length !== size) throw new Error(`computeGradients: ${into.length} floats for ${size} gradients`);
+    const grads = into ?? new Float32Array(size);
     const scaledLoss = tf.tidy(() => {
       const input = tf.tensor5d(x, batchShape, "float32");
       const target = tf.tensor4d(labels, [n, z, y, xSize], "int32");

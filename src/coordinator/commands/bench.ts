@@ -22,6 +22,11 @@ export const benchCommand = defineCommand({
       default: "auto" as const,
       describe: "allreduce: auto (shared memory + Unix sockets on one host), ipc (sockets only) or loopback tcp",
     },
+    copy: {
+      type: "boolean",
+      default: false,
+      describe: "allreduce: reduce a plain array (copied in and out) instead of the ring's own buffer",
+    },
     data: { type: "string", describe: "data: Decathlon task directory to load" },
   },
   examples: [

@@ -112,6 +112,8 @@ export interface NativeAddon {
   f16Finish?(h: Uint16Array, f: Float32Array, divisor: number): void;
   /** dst = src = (dst + src) / divisor */
   f32Finish?(src: Float32Array, dst: Float32Array, divisor: number): void;
+  /** v = (segments[0] + … + segments[k−1]) / divisor (rounded through fp16 when toHalf), written into every segment */
+  f32SumToAll?(segments: Float32Array[], divisor: number, toHalf: boolean): void;
   /** true when the f16 functions run on F16C instructions rather than scalar code */
   hasF16c?: boolean;
   /**

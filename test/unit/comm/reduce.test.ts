@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { addInto, addScaleBoth, warmReduce } from "../../../src/comm/reduce.js";
+import { roundToHalf } from "../../../src/comm/fp16.js";
+import { addInto, addScaleBoth, ringAddon, warmReduce } from "../../../src/comm/reduce.js";
 import { Rng } from "../../../src/random.js";
 
 /** The ring's arithmetic, native (when the addon is built) or plain, against a plain float32 loop. */
@@ -27,5 +28,32 @@ describe("ring reductions", () => {
       expect(Buffer.from(dst.buffer).equals(Buffer.from(expected.buffer))).toBe(true);
       expect(Buffer.from(other.buffer).equals(Buffer.from(expected.buffer))).toBe(true);
     }
+  });
+
+  it("sum every segment in rank order, divide, optionally round through fp16, and write it into all of them", () => {
+    const sumToAll = ringAddon()?.f32SumToAll;
+    expect(sumToAll, "the native addon (built by npm ci) provides f32SumToAll").toBeDefined();
+    if (!sumToAll) return;
+    const rng = new Rng(12);
+    for (const [count, length, divisor, toHalf] of [
+      [1, 5, 1, false],
+      [2, 2047, 2, false],
+      [3, 2049, 3, true],
+      [4, 100_003, 4, false],
+      [5, 4099, 1, true],
+    ] as const) {
+      const segments = Array.from({ length: count }, () => Float32Array.from({ length }, () => rng.normal() * 100));
+      const expected = new Float32Array(length);
+      for (let i = 0; i < length; i++) {
+        let v = segments[0][i];
+        for (let k = 1; k < count; k++) v = Math.fround(v + segments[k][i]);
+        v = Math.fround(v / divisor);
+        expected[i] = toHalf ? roundToHalf(v) : v;
+      }
+      sumToAll(segments, divisor, toHalf);
+      for (const segment of segments)
+        expect(Buffer.from(segment.buffer).equals(Buffer.from(expected.buffer))).toBe(true);
+    }
+    expect(() => sumToAll([new Float32Array(3), new Float32Array(4)], 1, false)).toThrow();
   });
 });
