@@ -7,8 +7,10 @@
  * default transport fp32 payloads go through shared memory (only barriers use the sockets), so the ratio
  * compares against what the sockets alone could stream. Each rank all-reduces the ring's own buffer
  * (RingAllReduce.buffer: its shared region), as the training worker does; --copy passes a plain array instead,
- * which costs a copy in and out. nccl-tests convention: algbw = bytes / time per all-reduce,
- * busbw = algbw · 2(n − 1)/n.
+ * which costs a copy in and out. Beside them, shm_copy_GBps: one copy of the bytes out of a /dev/shm mapping,
+ * the point-to-point move of the shared-memory path (a rank reading what another wrote), so that busbw can
+ * also be read against memory rather than sockets. nccl-tests convention: algbw = bytes / time per
+ * all-reduce, busbw = algbw · 2(n − 1)/n.
  *
  * This file is also the child script: the parent forks it with VOXRING_BENCH_ALLREDUCE_CHILD set.
  */
@@ -19,6 +21,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as zmq from "zeromq";
 import { RingAllReduce } from "../src/comm/ring.js";
+import { sharedMemoryAddon } from "../src/comm/sharedRegions.js";
 import { inputError } from "../src/errors.js";
 
 export type BenchArgs = Record<string, unknown>;
@@ -32,6 +35,8 @@ export interface AllReduceBenchResult {
   p2p_GBps: number;
   /** busbw / p2p */
   busbw_over_p2p: number;
+  /** one copy out of a shared-memory mapping (null without the native addon) */
+  shm_copy_GBps: number | null;
   seconds_per_iter: number;
   transport: string;
   wire: string;
@@ -93,6 +98,7 @@ export async function run(args: BenchArgs): Promise<AllReduceBenchResult> {
   const ringSeconds = workers === 1 ? 0 : await timeRing(workers, job);
   // fp16 halves the bytes on the wire: the point-to-point reference streams the same bytes per frame.
   const p2pSeconds = await timeP2p(job);
+  const shmCopy = timeSharedCopy(job);
   const algbw = ringSeconds > 0 ? bytes / ringSeconds / 1e9 : Number.POSITIVE_INFINITY;
   const busbw = (algbw * 2 * (workers - 1)) / workers;
   // Per fp32 byte reduced, like algbw: with --amp on the sockets both move half the bytes in the same time.
@@ -105,6 +111,7 @@ export async function run(args: BenchArgs): Promise<AllReduceBenchResult> {
     busbw_GBps: round(busbw),
     p2p_GBps: round(p2p),
     busbw_over_p2p: round(busbw / p2p),
+    shm_copy_GBps: shmCopy === null ? null : round(bytes / shmCopy / 1e9),
     seconds_per_iter: round(ringSeconds, 5),
     transport: TRANSPORT_LABEL[transport],
     // Through shared memory there is no wire: --amp rounds the float32 result to fp16 once.
@@ -128,6 +135,21 @@ async function timeRing(workers: number, job: Job): Promise<number> {
 async function timeP2p(job: Job): Promise<number> {
   const [receiver] = await runChildren(2, "p2p", job);
   return receiver.seconds;
+}
+
+/** Seconds to copy `bytes` out of a /dev/shm mapping into a private array, mean over the timed rounds. */
+function timeSharedCopy(job: Job): number | null {
+  const addon = sharedMemoryAddon();
+  if (!addon) return null;
+  const path = join("/dev/shm", `voxring-bench-${process.pid}`);
+  const region = new Float32Array(addon.shmMap(path, job.bytes, true));
+  rmSync(path, { force: true }); // the mapping stays
+  region.fill(1);
+  const out = new Float32Array(region.length);
+  out.set(region); // warm-up: page faults
+  const start = performance.now();
+  for (let i = 0; i < job.iterations; i++) out.set(region);
+  return (performance.now() - start) / 1000 / job.iterations;
 }
 
 async function runChildren(count: number, role: "ring" | "p2p", job: Job) {
@@ -222,6 +244,9 @@ async function ringChild(send: (m: ToParent) => void): Promise<void> {
   for (let i = 0; i < job.iterations; i++) await ring.allReduce(data, options);
   await ring.barrier();
   const seconds = (performance.now() - start) / 1000 / job.iterations;
+  // The mean of equal values is that value: anything else after the timed rounds is a broken all-reduce.
+  const wrong = data.findIndex((v) => v !== check);
+  if (wrong >= 0) throw new Error(`rank ${job.rank}: element ${wrong} is ${data[wrong]} after the timed rounds`);
   send({ seconds, check });
   ring.close();
 }

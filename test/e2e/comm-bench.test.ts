@@ -15,24 +15,38 @@ describe("orchestrate bench allreduce", () => {
     }
   });
 
-  it("reports busbw, algbw and p2p for 3 workers as one JSON line, having checked the reduced values", () => {
-    const run = spawnSync(
-      process.execPath,
-      [cli, "bench", "allreduce", "--workers", "3", "--mb", "3", "--iterations", "2", "--json"],
-      {
-        cwd: root,
-        encoding: "utf8",
-        timeout: 120_000,
-      },
-    );
-    expect(run.stderr).toBe("");
-    expect(run.status).toBe(0);
-    const result = JSON.parse(run.stdout.trim().split("\n").at(-1) as string);
-    expect(result).toMatchObject({ workers: 3, mb: 3, iterations: 2 });
-    for (const key of ["algbw_GBps", "busbw_GBps", "p2p_GBps", "seconds_per_iter"])
-      expect(result[key]).toBeGreaterThan(0);
-    expect(result.busbw_GBps).toBeCloseTo((result.algbw_GBps * 4) / 3, 2);
-  });
+  // The ring's own buffer (as training uses it) and a plain array copied in and out (--copy).
+  for (const copy of [false, true])
+    it(`reports busbw, algbw, p2p and the shared-memory copy for 3 workers as one JSON line, having checked the reduced values${copy ? " (--copy)" : ""}`, () => {
+      const run = spawnSync(
+        process.execPath,
+        [
+          cli,
+          "bench",
+          "allreduce",
+          "--workers",
+          "3",
+          "--mb",
+          "3",
+          "--iterations",
+          "2",
+          "--json",
+          ...(copy ? ["--copy"] : []),
+        ],
+        {
+          cwd: root,
+          encoding: "utf8",
+          timeout: 120_000,
+        },
+      );
+      expect(run.stderr).toBe("");
+      expect(run.status).toBe(0);
+      const result = JSON.parse(run.stdout.trim().split("\n").at(-1) as string);
+      expect(result).toMatchObject({ workers: 3, mb: 3, iterations: 2, copy });
+      for (const key of ["algbw_GBps", "busbw_GBps", "p2p_GBps", "shm_copy_GBps", "seconds_per_iter"])
+        expect(result[key]).toBeGreaterThan(0);
+      expect(result.busbw_GBps).toBeCloseTo((result.algbw_GBps * 4) / 3, 2);
+    });
 
   // --amp through shared memory (result rounded to fp16) and over the sockets (half floats on the wire); the
   // children check that every rank ends with the exact mean, which fp16 represents here.
