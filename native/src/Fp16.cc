@@ -118,6 +118,12 @@ void HalfScalar(Op op, uint16_t* h, float* f, int64_t from, int64_t n, float div
   }
 }
 
+// One operation over [0, n): SIMD where the CPU has F16C, scalar code for the rest.
+void HalfRun(Op op, uint16_t* h, float* f, int64_t n, float divisor) {
+  const int64_t done = HasF16c() ? HalfSimd(op, h, f, n, divisor) : 0;
+  HalfScalar(op, h, f, done, n, divisor);
+}
+
 // (halves: Uint16Array, floats: Float32Array[, divisor]) of equal lengths.
 Napi::Value HalfOp(const Napi::CallbackInfo& info, Op op, const char* usage) {
   Napi::Env env = info.Env();
@@ -139,8 +145,7 @@ Napi::Value HalfOp(const Napi::CallbackInfo& info, Op op, const char* usage) {
   }
   const int64_t n = static_cast<int64_t>(floats.ElementLength());
   const float divisor = wantsDivisor ? static_cast<float>(info[2].As<Napi::Number>().DoubleValue()) : 1.0f;
-  const int64_t done = HasF16c() ? HalfSimd(op, halves.Data(), floats.Data(), n, divisor) : 0;
-  HalfScalar(op, halves.Data(), floats.Data(), done, n, divisor);
+  HalfRun(op, halves.Data(), floats.Data(), n, divisor);
   return env.Undefined();
 }
 
@@ -206,10 +211,8 @@ Napi::Value F32SumToAll(const Napi::CallbackInfo& info) {
     if (divisor != 1.0f)
       for (int64_t i = 0; i < m; i++) sum[i] /= divisor;
     if (toHalf) {
-      int64_t done = HasF16c() ? HalfSimd(Op::kEncode, halves, sum, m, 1.0f) : 0;
-      HalfScalar(Op::kEncode, halves, sum, done, m, 1.0f);
-      done = HasF16c() ? HalfSimd(Op::kDecode, halves, sum, m, 1.0f) : 0;
-      HalfScalar(Op::kDecode, halves, sum, done, m, 1.0f);
+      HalfRun(Op::kEncode, halves, sum, m, 1.0f);
+      HalfRun(Op::kDecode, halves, sum, m, 1.0f);
     }
     for (uint32_t k = 0; k < count; k++) std::memcpy(segments[k] + lo, sum, m * sizeof(float));
   }
