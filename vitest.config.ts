@@ -22,6 +22,7 @@ export default defineConfig({
           hookTimeout: 600_000,
           pool: "forks",
           fileParallelism: false,
+          globalSetup: ["test/e2e/globalSetup.ts"],
         },
       },
     ],

@@ -1,43 +1,29 @@
-import { execFileSync, spawnSync } from "node:child_process";
-import { resolve } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { spawnSync } from "node:child_process";
+import { describe, expect, it } from "vitest";
+import { cli, root } from "./trainHelpers.js";
 
 /** `orchestrate bench allreduce` through the built CLI: real forked processes, a small size (no speed goal here). */
-const root = resolve(import.meta.dirname, "../..");
-const cli = resolve(root, "dist/src/coordinator/cli.js");
+function benchAllReduce(...args: string[]) {
+  return spawnSync(process.execPath, [cli, "bench", "allreduce", ...args], {
+    cwd: root,
+    encoding: "utf8",
+    timeout: 120_000,
+  });
+}
 
 describe("orchestrate bench allreduce", () => {
-  beforeAll(() => {
-    try {
-      execFileSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: root, stdio: "ignore" });
-    } catch {
-      // type errors elsewhere in the tree do not stop tsc from emitting
-    }
-  });
-
   // The ring's own buffer (as training uses it) and a plain array copied in and out (--copy).
   for (const copy of [false, true])
     it(`reports busbw, algbw, p2p and the shared-memory copy for 3 workers as one JSON line, having checked the reduced values${copy ? " (--copy)" : ""}`, () => {
-      const run = spawnSync(
-        process.execPath,
-        [
-          cli,
-          "bench",
-          "allreduce",
-          "--workers",
-          "3",
-          "--mb",
-          "3",
-          "--iterations",
-          "2",
-          "--json",
-          ...(copy ? ["--copy"] : []),
-        ],
-        {
-          cwd: root,
-          encoding: "utf8",
-          timeout: 120_000,
-        },
+      const run = benchAllReduce(
+        "--workers",
+        "3",
+        "--mb",
+        "3",
+        "--iterations",
+        "2",
+        "--json",
+        ...(copy ? ["--copy"] : []),
       );
       expect(run.stderr).toBe("");
       expect(run.status).toBe(0);
@@ -55,24 +41,7 @@ describe("orchestrate bench allreduce", () => {
     ["ipc", "fp16"],
   ] as const) {
     it(`runs --amp over transport ${transport}`, () => {
-      const run = spawnSync(
-        process.execPath,
-        [
-          cli,
-          "bench",
-          "allreduce",
-          "--workers",
-          "3",
-          "--mb",
-          "2",
-          "--iterations",
-          "1",
-          "--amp",
-          "--transport",
-          transport,
-        ],
-        { cwd: root, encoding: "utf8", timeout: 120_000 },
-      );
+      const run = benchAllReduce("--workers", "3", "--mb", "2", "--iterations", "1", "--amp", "--transport", transport);
       expect(run.stderr).toBe("");
       expect(run.status).toBe(0);
       const result = JSON.parse(run.stdout);
@@ -82,10 +51,7 @@ describe("orchestrate bench allreduce", () => {
   }
 
   it("refuses a bad --workers with one line on stderr and status 2", () => {
-    const run = spawnSync(process.execPath, [cli, "bench", "allreduce", "--workers", "0", "--json"], {
-      cwd: root,
-      encoding: "utf8",
-    });
+    const run = benchAllReduce("--workers", "0", "--json");
     expect(run.status).toBe(2);
     expect(run.stderr.trim().split("\n")).toHaveLength(1);
     expect(run.stderr).toMatch(/--workers/);

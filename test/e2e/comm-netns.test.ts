@@ -1,21 +1,19 @@
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, readdirSync, statSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { type ChildProcess, execFileSync } from "node:child_process";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateRunKeys, runKeysToEnv } from "../../src/comm/security.js";
+import { root, runModule } from "./trainHelpers.js";
 
 /**
  * Two "hosts" on one machine: network namespaces joined by a veth pair, with addresses (10.200.0.1 and
  * 10.200.0.2) that exist only inside them, so every byte between the ranks crosses a real non-loopback
  * interface and CURVE is mandatory. Host A runs rank 0 and the coordinator's control socket, host B runs
- * rank 1 and an intruder that has the addresses but not the run keys. Needs root (CI runs as root); a
- * non-root run skips with the reason, a root run that cannot build the namespaces fails.
+ * rank 1 and an intruder that has the addresses but not the run keys. Needs root for the namespaces (CI runs
+ * as root); without it, or when they cannot be built, the suite fails.
  */
-const isRoot = process.getuid?.() === 0;
 const tag = `${process.pid % 100000}`;
 const nsA = `vxr-a-${tag}`;
 const nsB = `vxr-b-${tag}`;
-const root = resolve(import.meta.dirname, "../..");
 const dist = join(root, "dist/src/comm");
 
 function ip(...args: string[]): void {
@@ -32,41 +30,9 @@ function cleanup(): void {
   }
 }
 
-/** Builds dist/ when any source of src/comm is newer than its compiled file (the scripts below run dist). */
-function ensureBuilt(): void {
-  const src = join(root, "src/comm");
-  const stale = readdirSync(src).some((f) => {
-    const out = join(dist, f.replace(/\.ts$/, ".js"));
-    return !existsSync(out) || statSync(out).mtimeMs < statSync(join(src, f)).mtimeMs;
-  });
-  if (stale) {
-    try {
-      execFileSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: root, stdio: "ignore" });
-    } catch {
-      // type errors elsewhere in the tree do not stop tsc from emitting
-    }
-  }
-}
-
 /** Runs an ES module given as text inside a namespace; resolves with its stdout. */
 function runIn(ns: string, code: string, env: Record<string, string>, children: ChildProcess[]): Promise<string> {
-  const child = spawn("ip", ["netns", "exec", ns, process.execPath, "--input-type=module", "-e", code], {
-    cwd: root,
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  children.push(child);
-  let out = "";
-  let err = "";
-  child.stdout.on("data", (d) => {
-    out += d;
-  });
-  child.stderr.on("data", (d) => {
-    err += d;
-  });
-  return new Promise((res, rej) => {
-    child.on("exit", (code) => (code === 0 ? res(out) : rej(new Error(`${ns} exited ${code}: ${err.slice(-2000)}`))));
-  });
+  return runModule(code, { via: ["ip", "netns", "exec", ns], env, children, label: ns });
 }
 
 const LENGTH = 100_003;
@@ -128,9 +94,9 @@ while (Date.now() < until) {
 for (const s of [plainControl, curveControl, ring]) s.close();
 `;
 
-// Network namespaces need root (CAP_SYS_ADMIN); CI runs as root, so there this suite always runs.
-describe.skipIf(!isRoot)("ring and control channel across two network namespaces", () => {
+describe("ring and control channel across two network namespaces", () => {
   beforeAll(() => {
+    if (process.getuid?.() !== 0) throw new Error("comm-netns e2e needs root for ip netns (CI runs as root)");
     cleanup();
     try {
       ip("netns", "add", nsA);
@@ -154,7 +120,6 @@ describe.skipIf(!isRoot)("ring and control channel across two network namespaces
         `running as root but cannot create network namespaces (${stderr.trim() || (error as Error).message})`,
       );
     }
-    ensureBuilt();
   });
   afterAll(cleanup);
 

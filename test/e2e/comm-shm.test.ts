@@ -1,15 +1,14 @@
-import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { root, runModule } from "./trainHelpers.js";
 
 /**
  * Ranks in separate processes on this host: the ring finds that out and all-reduces through shared memory.
  * Back-to-back collectives with different data each time, so a rank that read a region before its owner
  * filled it, or after the owner refilled it for the next collective, produces a wrong sum.
  */
-const root = resolve(import.meta.dirname, "../..");
 const ring = join(root, "dist/src/comm/ring.js");
 const WORLD = 4;
 const ROUNDS = 12;
@@ -53,43 +52,16 @@ console.log(JSON.stringify({ rank, shared: ring.sharesMemory, inPlace, bad }));
 ring.close();
 `;
 
-function run(code: string): Promise<string> {
-  const child = spawn(process.execPath, ["--input-type=module", "-e", code], {
-    cwd: root,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  let err = "";
-  child.stdout.on("data", (d) => {
-    out += d;
-  });
-  child.stderr.on("data", (d) => {
-    err += d;
-  });
-  const timer = setTimeout(() => child.kill(), 90_000);
-  return new Promise((res, rej) =>
-    child.on("exit", (status) => {
-      clearTimeout(timer);
-      if (status === 0) res(out);
-      else rej(new Error(`rank exited ${status}: ${err.slice(-2000)}`));
-    }),
-  );
-}
-
 describe("ring all-reduce across processes on one host", () => {
-  beforeAll(() => {
-    try {
-      execFileSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: root, stdio: "ignore" });
-    } catch {
-      // type errors elsewhere in the tree do not stop tsc from emitting
-    }
-  });
-
   it("goes through shared memory, sums exactly round after round (also in the ring's own buffer), and leaves nothing in /dev/shm", async () => {
     const dir = mkdtempSync(join(tmpdir(), "voxring-shm-test-"));
     const before = new Set(readdirSync("/dev/shm"));
     try {
-      const outputs = await Promise.all(Array.from({ length: WORLD }, (_, rank) => run(rankCode(rank, dir))));
+      const outputs = await Promise.all(
+        Array.from({ length: WORLD }, (_, rank) =>
+          runModule(rankCode(rank, dir), { timeoutMs: 90_000, label: `rank ${rank}` }),
+        ),
+      );
       const results = outputs.map((o) => JSON.parse(o.trim().split("\n").at(-1) as string));
       // Rounds 2, 5, 8 and 11 fill the ring's buffer: a view of the shared region in 2, 5 and 11; round 8 asks
       // for more than the regions hold, so it gets a plain array (and its all-reduce grows the regions).

@@ -2,15 +2,14 @@
  * The data commands through the built CLI: synth writes a dataset that inspect and bench data read; bad
  * files make inspect exit 2 with one stderr line naming the file.
  */
-import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
+import { cli } from "./trainHelpers.js";
 
-const root = join(import.meta.dirname, "..", "..");
-const cli = join(root, "dist", "src", "coordinator", "cli.js");
 const dir = mkdtempSync(join(tmpdir(), "voxring-e2e-data-"));
 const data = join(dir, "synth");
 
@@ -19,23 +18,6 @@ function orchestrate(...args: string[]) {
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** Newest modification time under a directory of sources. */
-function newest(path: string): number {
-  const s = statSync(path);
-  if (!s.isDirectory()) return s.mtimeMs;
-  return Math.max(0, ...readdirSync(path).map((f) => newest(join(path, f))));
-}
-
-beforeAll(() => {
-  const built = join(root, "dist", "bench", "data.js");
-  if (
-    !existsSync(cli) ||
-    !existsSync(built) ||
-    statSync(built).mtimeMs < Math.max(newest(join(root, "src", "data")), newest(join(root, "bench")))
-  ) {
-    execFileSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: root, stdio: "ignore" });
-  }
-});
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("orchestrate synth / inspect / bench data", () => {

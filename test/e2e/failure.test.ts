@@ -1,8 +1,6 @@
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { listCheckpoints, readCheckpoint } from "../../src/coordinator/checkpoint.js";
-import { build, events, pidAlive, start, tempRun, waitForEvents, workerPids } from "./trainHelpers.js";
-
-beforeAll(build);
+import { events, pidAlive, start, tempRun, waitForEvents, workerPids } from "./trainHelpers.js";
 
 const smoke2 = (out: string, epochs: number) => [
   "--preset",

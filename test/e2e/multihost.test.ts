@@ -9,7 +9,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateRunKeys, writeRunKeys } from "../../src/comm/security.js";
-import { build, cli, events, root, start, tempRun } from "./trainHelpers.js";
+import { cli, events, root, start, tempRun } from "./trainHelpers.js";
 
 const ns = `vxrun${process.pid % 10000}`;
 const hostA = "10.201.7.1";
@@ -32,7 +32,6 @@ function cleanup(): void {
 
 beforeAll(() => {
   if (process.getuid?.() !== 0) throw new Error("multihost e2e needs root for ip netns (CI runs as root)");
-  build();
   cleanup();
   ip("netns", "add", ns);
   ip("link", "add", vethA, "type", "veth", "peer", "name", vethB);

@@ -4,7 +4,7 @@
  * naming the file, no output left behind.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
@@ -12,9 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readNifti, writeNifti } from "../../src/data/nifti/index.js";
 import { createUNet } from "../../src/model/unet.js";
 import { obliqueAffine, phantomCase, randomiseStatistics, writeTestRun } from "../unit/export/helpers.js";
+import { cli } from "./trainHelpers.js";
 
-const root = join(import.meta.dirname, "..", "..");
-const cli = join(root, "dist", "src", "coordinator", "cli.js");
 const dir = mkdtempSync(join(tmpdir(), "voxring-e2e-predict-"));
 const run = join(dir, "run");
 const bundle = join(dir, "bundle");
@@ -46,13 +45,6 @@ function nibabelGeometry(path: string): { shape: number[]; affine: number[][] } 
 }
 
 beforeAll(async () => {
-  // The CLI under test is the built one; build it when it is missing or older than the code it runs.
-  const built = existsSync(cli)
-    ? statSync(join(root, "dist", "src", "model", "predict.js"), { throwIfNoEntry: false })
-    : undefined;
-  if (!built || built.mtimeMs < statSync(join(root, "src", "model", "predict.ts")).mtimeMs) {
-    spawnSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: root, stdio: "ignore" });
-  }
   tf.enableProdMode();
   await tf.setBackend("cpu");
   const unet = createUNet({ inChannels: 2, numClasses: 3, channels: [4, 8, 16] }, 41);

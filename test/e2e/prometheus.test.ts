@@ -14,7 +14,7 @@ import { createMetrics, type MetricsServer, startMetricsServer } from "../../src
 import { Rng } from "../../src/random.js";
 import { recordRealisticRun } from "../unit/metrics/fixture.js";
 import { dashboardQueries, substituteGrafanaVariables } from "../unit/metrics/promql.js";
-import { build, type Finished, type Running, start } from "./trainHelpers.js";
+import { type Finished, type Running, start } from "./trainHelpers.js";
 
 interface Series {
   metric: Record<string, string>;
@@ -88,7 +88,6 @@ describe("dashboards against a real Prometheus", () => {
     series.flatMap((s) => s.values.map(([, v]) => Number(v))).filter((v) => Number.isFinite(v));
 
   beforeAll(async () => {
-    build();
     dir = mkdtempSync(join(tmpdir(), "voxring-prometheus-"));
     startedAt = Date.now();
 

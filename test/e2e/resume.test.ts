@@ -1,7 +1,5 @@
-import { beforeAll, describe, expect, it } from "vitest";
-import { build, events, flatParams, maxAbsDiff, run, start, tempRun, waitForEvents } from "./trainHelpers.js";
-
-beforeAll(build);
+import { describe, expect, it } from "vitest";
+import { events, flatParams, maxAbsDiff, run, start, tempRun, waitForEvents } from "./trainHelpers.js";
 
 const args = (out: string) => [
   "--preset",

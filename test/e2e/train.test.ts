@@ -1,11 +1,9 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { PNG } from "pngjs";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { listCheckpoints, readCheckpoint } from "../../src/coordinator/checkpoint.js";
-import { build, events, fileExists, json, run, tempRun } from "./trainHelpers.js";
-
-beforeAll(build);
+import { events, fileExists, json, run, tempRun } from "./trainHelpers.js";
 
 function pngSize(path: string): [number, number] {
   const png = PNG.sync.read(readFileSync(path));

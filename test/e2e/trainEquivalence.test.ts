@@ -4,7 +4,7 @@
  * takes the same Adam steps.
  */
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { TrainConfig } from "../../src/coordinator/config.js";
 import type { RunSpec } from "../../src/coordinator/protocol.js";
 import { describeRunData } from "../../src/coordinator/runData.js";
@@ -16,9 +16,7 @@ import { readFlat } from "../../src/worker/flatParams.js";
 import { stepSeed } from "../../src/worker/runContext.js";
 import { openTrainData } from "../../src/worker/trainData.js";
 import { createTrainer } from "../../src/worker/trainStep.js";
-import { build, cacheDir, flatParams, json, maxAbsDiff, run, tempRun } from "./trainHelpers.js";
-
-beforeAll(build);
+import { cacheDir, flatParams, json, maxAbsDiff, run, tempRun } from "./trainHelpers.js";
 
 describe("2 workers = 1 worker accumulating their gradients", () => {
   it("ends with the same weights after several steps", async () => {

@@ -1,6 +1,6 @@
 /**
- * Shared by the training e2e suites: run the built CLI, read a run directory, check processes.
- * Every suite shares one synthetic-data cache so the phantoms are generated once per machine.
+ * Shared by the e2e suites: run the built CLI (globalSetup.ts builds dist/ once), read a run directory, check
+ * processes. Every suite shares one synthetic-data cache so the phantoms are generated once per machine.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
@@ -12,11 +12,6 @@ import { readEvents, type StoredEvent } from "../../src/coordinator/events.js";
 export const root = resolve(import.meta.dirname, "..", "..");
 export const cli = join(root, "dist", "src", "coordinator", "cli.js");
 export const cacheDir = join(tmpdir(), "voxring-e2e-cache");
-
-/** Builds dist/ once per suite (the workers run the built CLI). */
-export function build(): void {
-  execFileSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: root, stdio: "inherit" });
-}
 
 export function tempRun(name: string): string {
   return join(mkdtempSync(join(tmpdir(), `voxring-${name}-`)), "run");
@@ -62,6 +57,46 @@ export function start(args: string[], env: Record<string, string> = {}): Running
 
 export function run(args: string[], env: Record<string, string> = {}): Promise<Finished> {
   return start(args, env).done;
+}
+
+export interface ModuleOptions {
+  /** a command the node process runs under, e.g. ["ip", "netns", "exec", ns] */
+  via?: string[];
+  env?: Record<string, string>;
+  /** collects the child, for the caller to kill when the test fails */
+  children?: ChildProcess[];
+  /** kills the child after this long */
+  timeoutMs?: number;
+  /** names the child in the error */
+  label?: string;
+}
+
+/** Runs an ES module given as text in its own node process; resolves with its stdout when it exits 0. */
+export function runModule(code: string, options: ModuleOptions = {}): Promise<string> {
+  const { via = [], env = {}, children, timeoutMs, label = "module" } = options;
+  const command = [...via, process.execPath, "--input-type=module", "-e", code];
+  const child = spawn(command[0], command.slice(1), {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children?.push(child);
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (d) => {
+    out += d;
+  });
+  child.stderr.on("data", (d) => {
+    err += d;
+  });
+  const timer = timeoutMs === undefined ? undefined : setTimeout(() => child.kill(), timeoutMs);
+  return new Promise((resolveRun, reject) =>
+    child.on("exit", (status) => {
+      clearTimeout(timer);
+      if (status === 0) resolveRun(out);
+      else reject(new Error(`${label} exited ${status}: ${err.slice(-2000)}`));
+    }),
+  );
 }
 
 export function events(runDir: string): StoredEvent[] {
