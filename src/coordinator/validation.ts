@@ -7,6 +7,7 @@ import * as tf from "@tensorflow/tfjs";
 import { keepLargestComponent } from "../data/largestComponent.js";
 import { argmaxLabels, slidingWindowInference } from "../data/slidingWindow.js";
 import { diceScores } from "../model/dice.js";
+import { softmaxLastAxis } from "../model/predictForward.js";
 import { createUNet, type NamedVariable, spatialDivisor, type UNet } from "../model/unet.js";
 import { writeFlat } from "../worker/flatParams.js";
 import type { NamedArray } from "./checkpoint.js";
@@ -89,22 +90,6 @@ export class ValidationRunner<J> {
   }
 }
 
-/** Softmax over the last axis of a channels-last array, in place. */
-export function softmaxInPlace(values: Float32Array, classes: number): Float32Array {
-  for (let i = 0; i < values.length; i += classes) {
-    let max = values[i];
-    for (let k = 1; k < classes; k++) max = Math.max(max, values[i + k]);
-    let sum = 0;
-    for (let k = 0; k < classes; k++) {
-      const e = Math.exp(values[i + k] - max);
-      values[i + k] = e;
-      sum += e;
-    }
-    for (let k = 0; k < classes; k++) values[i + k] /= sum;
-  }
-  return values;
-}
-
 export interface WeightLayout {
   paramsLength: number;
   statsLength: number;
@@ -176,7 +161,8 @@ export class Validator {
           const logits = unet.apply(x, false);
           const values = logits.dataSync() as Float32Array;
           tf.dispose([x, logits]);
-          return softmaxInPlace(values, numClasses);
+          softmaxLastAxis(values, numClasses);
+          return values;
         },
       });
       // Blobs away from the gland are false positives; exported bundles apply the same cleanup at predict.
