@@ -20,8 +20,8 @@ import {
   KERNEL_GRAD,
 } from "../src/model/ops/batchNormRelu.js";
 import { KERNEL_LOSS, KERNEL_LOSS_GRAD, softDiceLossGradPlain, softDiceLossPlain } from "../src/model/ops/softDice.js";
+import { registerNativeKernels, unregisterNativeKernels } from "../src/native/register.js";
 import { Rng } from "../src/random.js";
-import { registerNativeKernels, unregisterNativeKernels } from "../src/worker/native/register.js";
 import { medianSeconds, nativeCpuBackend } from "./timing.js";
 
 /** One benchmarked kernel: how to run it on each path, and how many elements one call moves. */

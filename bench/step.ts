@@ -1,9 +1,9 @@
 import * as tf from "@tensorflow/tfjs";
 import { inputError } from "../src/errors.js";
 import { BENCH_CHANNELS, countParams, createUNet, spatialDivisor } from "../src/model/unet.js";
+import { type BackendChoice, initBackend } from "../src/native/backend.js";
 import { Rng } from "../src/random.js";
-import { type BackendChoice, initBackend } from "../src/worker/backend.js";
-import { type BatchShape, createTrainer, type Trainer } from "../src/worker/trainStep.js";
+import { type BatchShape, createTrainer, type Trainer } from "../src/train/trainer.js";
 
 /**
  * `orchestrate bench step`: full training steps (forward, Dice loss, backward, Adam) of the bench U-Net of

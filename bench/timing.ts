@@ -4,8 +4,8 @@
  * noise).
  */
 import * as tf from "@tensorflow/tfjs";
-import { loadNative, type NativeAddon } from "../src/worker/native/addon.js";
-import { registerNativeKernels } from "../src/worker/native/register.js";
+import { loadNative, type NativeAddon } from "../src/native/addon.js";
+import { registerNativeKernels } from "../src/native/register.js";
 
 /** tfjs on its cpu backend with the native kernels registered and `threads` OpenMP threads (as many as it took). */
 export async function nativeCpuBackend(threads: number): Promise<{ addon: NativeAddon; threads: number }> {

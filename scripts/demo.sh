@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec node dist/src/coordinator/cli.js train --preset demo --out runs/demo "$@"
+exec node dist/src/cli/cli.js train --preset demo --out runs/demo "$@"

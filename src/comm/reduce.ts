@@ -1,4 +1,4 @@
-import { loadNative, type NativeAddon } from "../worker/native/addon.js";
+import { loadNative, type NativeAddon } from "../native/addon.js";
 
 /**
  * The arithmetic of the ring on Float32Arrays. Plain JavaScript adds a float in several nanoseconds on a

@@ -1,6 +1,6 @@
 import { existsSync, rmSync } from "node:fs";
 import { basename, dirname } from "node:path";
-import type { NativeAddon } from "../worker/native/addon.js";
+import type { NativeAddon } from "../native/addon.js";
 import { ringAddon } from "./reduce.js";
 
 /**

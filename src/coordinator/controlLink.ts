@@ -1,6 +1,6 @@
 import { ControlServer } from "../comm/control.js";
 import type { RunKeys } from "../comm/security.js";
-import { workerMessageSchema } from "./protocol.js";
+import { workerMessageSchema } from "../protocol/messages.js";
 import type { CoordinatorLink } from "./session.js";
 
 /**

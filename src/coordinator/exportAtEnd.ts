@@ -4,8 +4,8 @@
  * exactly as `orchestrate export` and `orchestrate predict` would.
  */
 import { join } from "node:path";
-import { exportRun } from "../model/export.js";
-import { runPredict } from "../model/predict.js";
+import { exportRun } from "../inference/export.js";
+import { runPredict } from "../inference/predict.js";
 import type { RunData } from "./runData.js";
 
 export async function exportAndPredict(

@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
-import type { TrainConfig } from "./config.js";
-import { threadsPerWorker } from "./config.js";
+import type { TrainConfig } from "../train/config.js";
+import { threadsPerWorker } from "../train/config.js";
 
 export interface WorkerPlacement {
   /** The backend the workers run: the GPU build of tfjs, or the cpu backend with the native kernels. */

@@ -6,7 +6,7 @@
 import { type DecathlonDataset, loadDecathlon, splitCases } from "../data/decathlon.js";
 import { preprocessCase } from "../data/preprocess.js";
 import { shardEpoch } from "../data/sharding.js";
-import type { TrainConfig } from "./config.js";
+import type { TrainConfig } from "../train/config.js";
 import { ensureSyntheticDataset } from "./syntheticData.js";
 import type { ValidationCase } from "./validation.js";
 

@@ -4,8 +4,9 @@
  * checkpoint). Everything that happens (messages, worker exits, the stop signal, clock ticks) goes through
  * one queue and is handled in order, so the state below is only ever touched by one piece of code.
  */
-import type { TrainConfig } from "./config.js";
-import type { CoordinatorMessage, RunSpec, StateHeader, WorkerMessage } from "./protocol.js";
+
+import type { CoordinatorMessage, RunSpec, StateHeader, WorkerMessage } from "../protocol/messages.js";
+import type { TrainConfig } from "../train/config.js";
 import type { WorkerExit, WorkerSpawnOptions } from "./supervisor.js";
 
 export type PeerId = string;

@@ -26,15 +26,15 @@ export interface WorkerExit {
 /** The built CLI that workers run (dist/ also when the coordinator itself runs from src/ under vitest). */
 export function cliPath(): string {
   const here = dirname(fileURLToPath(import.meta.url));
-  const sibling = join(here, "cli.js");
+  const sibling = join(here, "..", "cli", "cli.js");
   if (existsSync(sibling)) return sibling;
   let dir = here;
   for (let i = 0; i < 5; i++) {
-    const candidate = join(dir, "dist", "src", "coordinator", "cli.js");
+    const candidate = join(dir, "dist", "src", "cli", "cli.js");
     if (existsSync(candidate)) return candidate;
     dir = dirname(dir);
   }
-  throw new Error("cannot find dist/src/coordinator/cli.js: run `npx tsc -p tsconfig.json` first");
+  throw new Error("cannot find dist/src/cli/cli.js: run `npx tsc -p tsconfig.json` first");
 }
 
 export class LocalWorkers {

@@ -14,7 +14,8 @@ import { writeFileAtomic } from "../atomicWrite.js";
 import { bytesOf, float32View } from "../comm/frames.js";
 import { generateRunKeys, isLoopbackEndpoint, type RunKeys, runKeysToEnv, writeRunKeys } from "../comm/security.js";
 import { inputError } from "../errors.js";
-import { initBackend } from "../worker/backend.js";
+import { initBackend } from "../native/backend.js";
+import type { RunSpec, StateHeader } from "../protocol/messages.js";
 import {
   type Checkpoint,
   listCheckpoints,
@@ -23,16 +24,15 @@ import {
   readCheckpoint,
   writeCheckpoint,
   writeCheckpointValidation,
-} from "./checkpoint.js";
-import type { TrainConfig } from "./config.js";
+} from "../train/checkpoint.js";
+import type { TrainConfig } from "../train/config.js";
+import { writeCurvesPng } from "../viz/curves.js";
+import { writePreviewPng } from "../viz/preview.js";
 import { openCoordinatorLink } from "./controlLink.js";
 import { EventLog } from "./events.js";
 import { placeWorkers } from "./hardware.js";
 import { createMetrics, startMetricsServer } from "./metrics.js";
-import { writeCurvesPng } from "./plot/curves.js";
-import { writePreviewPng } from "./plot/preview.js";
 import { formatCount, formatSeconds, Progress } from "./progress.js";
-import type { RunSpec, StateHeader } from "./protocol.js";
 import { prepareRunData } from "./runData.js";
 import { RunHistory } from "./runHistory.js";
 import { runSession, type SessionOutcome, StopSignal } from "./session.js";

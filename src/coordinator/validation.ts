@@ -6,12 +6,12 @@
 import * as tf from "@tensorflow/tfjs";
 import { keepLargestComponent } from "../data/largestComponent.js";
 import { argmaxLabels, slidingWindowInference } from "../data/slidingWindow.js";
+import { softmaxLastAxis } from "../inference/predictForward.js";
 import { diceScores } from "../model/dice.js";
-import { softmaxLastAxis } from "../model/predictForward.js";
+import { writeFlat } from "../model/paramLayout.js";
 import { createUNet, type NamedVariable, spatialDivisor, type UNet } from "../model/unet.js";
-import { writeFlat } from "../worker/flatParams.js";
-import type { NamedArray } from "./checkpoint.js";
-import type { PreviewCase } from "./plot/preview.js";
+import type { NamedArray } from "../train/checkpoint.js";
+import type { PreviewCase } from "../viz/preview.js";
 
 export interface ValidationCase {
   name: string;

@@ -1,6 +1,6 @@
 import { ControlClient } from "../comm/control.js";
 import type { RunKeys } from "../comm/security.js";
-import { coordinatorMessageSchema } from "../coordinator/protocol.js";
+import { coordinatorMessageSchema } from "../protocol/messages.js";
 import type { WorkerLink } from "./loop.js";
 
 /**

@@ -13,15 +13,15 @@ import { checksum } from "../comm/checksum.js";
 import { bytesOf, float32View } from "../comm/frames.js";
 import { RingAllReduce } from "../comm/ring.js";
 import type { RunKeys } from "../comm/security.js";
-import type { CoordinatorMessage, RunSpec, StateHeader, WorkerMessage } from "../coordinator/protocol.js";
+import { readFlat, writeFlat } from "../model/paramLayout.js";
 import { createUNet, type UNet } from "../model/unet.js";
+import { initBackend } from "../native/backend.js";
+import type { CoordinatorMessage, RunSpec, StateHeader, WorkerMessage } from "../protocol/messages.js";
 import { Rng } from "../random.js";
-import { initBackend } from "./backend.js";
-import { readFlat, writeFlat } from "./flatParams.js";
-import { learningRateAt } from "./lrSchedule.js";
-import { makeRunContext, type RunContext, stepSeed } from "./runContext.js";
-import { openTrainData, type TrainData } from "./trainData.js";
-import { createTrainer, type Trainer } from "./trainStep.js";
+import { learningRateAt } from "../train/lrSchedule.js";
+import { makeRunContext, type RunContext, stepSeed } from "../train/runContext.js";
+import { openTrainData, type TrainData } from "../train/trainData.js";
+import { createTrainer, type Trainer } from "../train/trainer.js";
 
 /** The worker's end of the control channel. */
 export interface WorkerLink {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { listCheckpoints, readCheckpoint } from "../../src/coordinator/checkpoint.js";
+import { listCheckpoints, readCheckpoint } from "../../src/train/checkpoint.js";
 import { events, pidAlive, start, tempRun, waitForEvents, workerPids } from "./trainHelpers.js";
 
 const smoke2 = (out: string, epochs: number) => [

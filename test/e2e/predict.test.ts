@@ -11,7 +11,7 @@ import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readNifti, writeNifti } from "../../src/data/nifti/index.js";
 import { createUNet } from "../../src/model/unet.js";
-import { obliqueAffine, phantomCase, randomiseStatistics, writeTestRun } from "../unit/export/helpers.js";
+import { obliqueAffine, phantomCase, randomiseStatistics, writeTestRun } from "../unit/inference/helpers.js";
 import { cli } from "./trainHelpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "voxring-e2e-predict-"));

@@ -12,8 +12,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMetrics, type MetricsServer, startMetricsServer } from "../../src/coordinator/metrics.js";
 import { Rng } from "../../src/random.js";
-import { recordRealisticRun } from "../unit/metrics/fixture.js";
-import { dashboardQueries, substituteGrafanaVariables } from "../unit/metrics/promql.js";
+import { recordRealisticRun } from "../unit/coordinator/metrics/fixture.js";
+import { dashboardQueries, substituteGrafanaVariables } from "../unit/coordinator/metrics/promql.js";
 import { type Finished, type Running, start } from "./trainHelpers.js";
 
 interface Series {

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { PNG } from "pngjs";
 import { describe, expect, it } from "vitest";
-import { listCheckpoints, readCheckpoint } from "../../src/coordinator/checkpoint.js";
+import { listCheckpoints, readCheckpoint } from "../../src/train/checkpoint.js";
 import { events, fileExists, json, run, tempRun } from "./trainHelpers.js";
 
 function pngSize(path: string): [number, number] {

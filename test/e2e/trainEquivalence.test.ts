@@ -5,17 +5,17 @@
  */
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { TrainConfig } from "../../src/coordinator/config.js";
-import type { RunSpec } from "../../src/coordinator/protocol.js";
 import { describeRunData } from "../../src/coordinator/runData.js";
 import { loadDecathlon } from "../../src/data/decathlon.js";
+import { readFlat } from "../../src/model/paramLayout.js";
 import { createUNet } from "../../src/model/unet.js";
+import { initBackend } from "../../src/native/backend.js";
+import type { RunSpec } from "../../src/protocol/messages.js";
 import { Rng } from "../../src/random.js";
-import { initBackend } from "../../src/worker/backend.js";
-import { readFlat } from "../../src/worker/flatParams.js";
-import { stepSeed } from "../../src/worker/runContext.js";
-import { openTrainData } from "../../src/worker/trainData.js";
-import { createTrainer } from "../../src/worker/trainStep.js";
+import type { TrainConfig } from "../../src/train/config.js";
+import { stepSeed } from "../../src/train/runContext.js";
+import { openTrainData } from "../../src/train/trainData.js";
+import { createTrainer } from "../../src/train/trainer.js";
 import { cacheDir, flatParams, json, maxAbsDiff, run, tempRun } from "./trainHelpers.js";
 
 describe("2 workers = 1 worker accumulating their gradients", () => {

@@ -6,11 +6,11 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { readCheckpoint, resolveCheckpoint } from "../../src/coordinator/checkpoint.js";
 import { readEvents, type StoredEvent } from "../../src/coordinator/events.js";
+import { readCheckpoint, resolveCheckpoint } from "../../src/train/checkpoint.js";
 
 export const root = resolve(import.meta.dirname, "..", "..");
-export const cli = join(root, "dist", "src", "coordinator", "cli.js");
+export const cli = join(root, "dist", "src", "cli", "cli.js");
 export const cacheDir = join(tmpdir(), "voxring-e2e-cache");
 
 export function tempRun(name: string): string {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { commands, parseCLI } from "../../../src/coordinator/main.js";
+import { commands, parseCLI } from "../../../src/cli/main.js";
 import { InputError } from "../../../src/errors.js";
 
 describe("parseCLI", () => {

@@ -3,8 +3,6 @@
  * each coordinator message to an in-memory worker that answers as worker/loop.ts does.
  */
 import { describe, expect, it } from "vitest";
-import { defaultConfig, type TrainConfig } from "../../../src/coordinator/config.js";
-import type { CoordinatorMessage, RunSpec, StateHeader, WorkerMessage } from "../../../src/coordinator/protocol.js";
 import {
   type CoordinatorLink,
   type PeerId,
@@ -14,6 +12,8 @@ import {
   type WorkerPool,
 } from "../../../src/coordinator/session.js";
 import type { WorkerExit, WorkerSpawnOptions } from "../../../src/coordinator/supervisor.js";
+import type { CoordinatorMessage, RunSpec, StateHeader, WorkerMessage } from "../../../src/protocol/messages.js";
+import { defaultConfig, type TrainConfig } from "../../../src/train/config.js";
 
 interface Behaviour {
   /** checksum a rank reports at a step */

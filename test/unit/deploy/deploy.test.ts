@@ -5,7 +5,7 @@ import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
 import { RUN_KEYS_ENV } from "../../../src/comm/security.js";
-import { defaultConfig, readConfigFile } from "../../../src/coordinator/config.js";
+import { defaultConfig, readConfigFile } from "../../../src/train/config.js";
 
 const root = resolve(import.meta.dirname, "..", "..", "..");
 const deploy = join(root, "deploy");

@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { describe, expect, it } from "vitest";
-import { trailingBroadcastShape } from "../../../src/worker/native/kernels/broadcast.js";
+import { trailingBroadcastShape } from "../../../src/native/kernels/broadcast.js";
 import { addonCalls, expectNativeMatchesPlain, onCpuBackend, randomTensor, useNative } from "./nativeHarness.js";
 
 onCpuBackend();

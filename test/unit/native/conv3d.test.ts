@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { describe, expect, it } from "vitest";
-import { loadNative } from "../../../src/worker/native/addon.js";
+import { loadNative } from "../../../src/native/addon.js";
 import {
   addonCalls,
   type ConvCase,

@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { describe, expect, it } from "vitest";
-import { unregisterNativeKernels } from "../../../src/worker/native/register.js";
+import { unregisterNativeKernels } from "../../../src/native/register.js";
 import {
   addonCalls,
   type ConvCase,

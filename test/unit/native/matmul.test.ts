@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { describe, expect, it } from "vitest";
-import { loadNative } from "../../../src/worker/native/addon.js";
+import { loadNative } from "../../../src/native/addon.js";
 
 // The addon is required in the test environment (CI installs libdnnl-dev): a missing addon must fail here
 // rather than let every native test fall back to the plain kernels unnoticed.

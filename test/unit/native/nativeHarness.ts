@@ -1,8 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, expect } from "vitest";
+import { loadNative, type NativeAddon } from "../../../src/native/addon.js";
+import { registerNativeKernels, unregisterNativeKernels } from "../../../src/native/register.js";
 import { Rng } from "../../../src/random.js";
-import { loadNative, type NativeAddon } from "../../../src/worker/native/addon.js";
-import { registerNativeKernels, unregisterNativeKernels } from "../../../src/worker/native/register.js";
 
 // Shared by the native kernel tests: the cpu backend, the conv/pool case types, random inputs, a switch between the plain tfjs kernels
 // and the native ones, and a count of addon calls so a silent fallback to the plain kernel fails the test.

@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { describe, expect, it } from "vitest";
-import { contiguousReduction } from "../../../src/worker/native/kernels/Sum.js";
+import { contiguousReduction } from "../../../src/native/kernels/Sum.js";
 import { addonCalls, expectNativeMatchesPlain, onCpuBackend, randomTensor, useNative } from "./nativeHarness.js";
 
 onCpuBackend();

@@ -1,8 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { describe, expect, it } from "vitest";
 import { batchNormReluInfer, batchNormReluTrain } from "../../../src/model/ops/batchNormRelu.js";
+import { loadNative } from "../../../src/native/addon.js";
 import { Rng } from "../../../src/random.js";
-import { loadNative } from "../../../src/worker/native/addon.js";
 import { centralDifference, randomArray, relativeError } from "../model/gradcheck.js";
 import {
   addonCalls,

@@ -2,8 +2,8 @@ import * as tf from "@tensorflow/tfjs";
 import { describe, expect, it } from "vitest";
 import { hasKernel } from "../../../src/model/ops/kernel.js";
 import { KERNEL_LOSS, softDiceLoss, softDiceLossPlain } from "../../../src/model/ops/softDice.js";
+import { loadNative } from "../../../src/native/addon.js";
 import { Rng } from "../../../src/random.js";
-import { loadNative } from "../../../src/worker/native/addon.js";
 import { centralDifference, randomArray, relativeError } from "../model/gradcheck.js";
 import { addonCalls, expectNativeMatchesPlain, onCpuBackend, randomTensor, useNative } from "./nativeHarness.js";
 

@@ -1,0 +1,76 @@
+import { spawn } from "node:child_process";
+import { readRunKeys, requireKeysFor, runKeysFromEnv } from "../comm/security.js";
+import { cliPath } from "../coordinator/supervisor.js";
+import { inputError } from "../errors.js";
+import { defineCommand } from "./command.js";
+
+const endpointPattern = /^tcp:\/\/[^:\s]+:\d+$/;
+
+export const workerCommand = defineCommand({
+  command: "worker",
+  describe: "Join a run from another host (the coordinator also starts its local workers with this)",
+  options: {
+    coordinator: { type: "string", demandOption: true, describe: "tcp://HOST:PORT of the coordinator" },
+    "key-file": { type: "string", describe: "The run's CURVE keys (RUN/run.keys); or VOXRING_CURVE_* variables" },
+    bind: { type: "string", default: "127.0.0.1", describe: "Address of this host that the other ranks can reach" },
+    threads: { type: "number", describe: "Threads for this worker (default: VOXRING_THREADS, else all cores)" },
+    "max-restarts": { type: "number", default: 3, describe: "Fresh workers this agent starts after failures" },
+    "coordinator-timeout": { type: "number", default: 120, describe: "Leave after this many silent seconds" },
+    "local-index": { type: "number", hidden: true, describe: "Set by the coordinator for its own workers" },
+  },
+  examples: [
+    ["orchestrate worker --coordinator tcp://10.0.0.2:5555 --key-file run.keys --bind 10.0.0.3", "join a run"],
+  ],
+  check: (args) => {
+    if (!endpointPattern.test(args.coordinator))
+      throw inputError("--coordinator", `expected tcp://HOST:PORT, got ${args.coordinator}`);
+    if (args.threads !== undefined && !(Number.isInteger(args.threads) && args.threads >= 1)) {
+      throw inputError("--threads", "expected a positive integer");
+    }
+  },
+  run: async (args) => {
+    const keys = args.keyFile ? readRunKeys(args.keyFile) : runKeysFromEnv();
+    requireKeysFor([args.coordinator], keys, "--key-file");
+    const envThreads = Number(process.env.VOXRING_THREADS);
+    const threads = args.threads ?? (Number.isInteger(envThreads) && envThreads > 0 ? envThreads : undefined);
+    if (args.localIndex !== undefined) {
+      const { workerProcessMain } = await import("../worker/main.js");
+      return workerProcessMain({
+        coordinator: args.coordinator,
+        localIndex: args.localIndex,
+        keys,
+        bindHost: args.bind,
+        threads,
+        coordinatorTimeoutSeconds: args.coordinatorTimeout,
+      });
+    }
+    return runAgent(process.argv.slice(2), args.maxRestarts);
+  },
+});
+
+/**
+ * On a remote host, `orchestrate worker` is an agent (as torchrun's): it runs the actual worker as a child
+ * and starts a fresh one when the coordinator restarts the run (exit status 75) or the child crashed,
+ * up to --max-restarts crashes; it ends when the run ends.
+ */
+async function runAgent(argv: string[], maxRestarts: number): Promise<number> {
+  const { EXIT_REJOIN } = await import("../worker/main.js");
+  let crashes = 0;
+  for (;;) {
+    const code = await new Promise<number>((resolve) => {
+      const child = spawn(process.execPath, [cliPath(), ...argv, "--local-index", "-1"], { stdio: "inherit" });
+      const forward = (signal: NodeJS.Signals) => child.kill(signal);
+      process.on("SIGTERM", forward);
+      child.on("exit", (c, signal) => {
+        process.off("SIGTERM", forward);
+        resolve(c ?? (signal === "SIGTERM" ? 143 : 1));
+      });
+    });
+    if (code === 0 || code === 143) return code === 0 ? 0 : 1;
+    if (code !== EXIT_REJOIN && ++crashes > maxRestarts) {
+      process.stderr.write(`orchestrate worker: the worker failed ${crashes} times; giving up\n`);
+      return 1;
+    }
+    process.stderr.write(`orchestrate worker: starting a fresh worker (the run restarted)\n`);
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * The training run's conversation between the coordinator and its workers, in the order it happens:
+ *
+ *   worker → hello {host, pid, localIndex}
+ *   coord  → assign {rank, worldSize, generation, run}          ranks in order of hello (local index first)
+ *   worker → ready {rank, ringEndpoint}                          backend up, data loaded, ring receiver bound
+ *   coord  → start {next, state?}  + tensor frames               join the ring; weights from a checkpoint or seed
+ *   coord  → plan {epoch, fromStep, toStep, snapshot}            a run of steps in one epoch, in lock-step
+ *   worker → step {...}                                          every rank, every step (metrics, checksum)
+ *   worker → state {...} + tensor frames                         rank 0, when the plan asked for a snapshot
+ *   coord  → stop {}                                             finish the step in flight, snapshot, wait
+ *   coord  → exit {}                                             leave
+ *   both   → heartbeat                                           liveness while a step computes
+ *
+ * A stop requested on any rank travels inside the gradient all-reduce (see worker/loop.ts), so every rank
+ * stops after the same step without another collective.
+ */
+import { z } from "zod";
+import { trainSettingsSchema } from "../train/config.js";
+
+const int = z.number().int();
+const count = int.min(0);
+/** Byte length of each raw frame sent after the message (the control codec checks them); links fill it in. */
+const byteLengths = z.array(count).max(8).optional();
+
+/** What a worker needs to know about the run (sent with assign). */
+export const runSpecSchema = z.object({
+  config: trainSettingsSchema,
+  dataDir: z.string(),
+  trainCases: z.array(count).max(100_000),
+  inChannels: int.min(1).max(64),
+  numClasses: int.min(2).max(256),
+  stepsPerEpoch: int.min(1),
+});
+export type RunSpec = z.infer<typeof runSpecSchema>;
+
+/** A snapshot's tensors travel as raw frames in this order; the message says how long each is. */
+export const stateHeaderSchema = z.object({
+  globalStep: count,
+  epoch: count,
+  stepInEpoch: count,
+  optimizerStep: count,
+  lossScale: z.object({ scale: z.number(), goodSteps: count, skippedSteps: count }).nullable(),
+  skippedSteps: count,
+  paramsLength: count,
+  statsLength: count,
+});
+export type StateHeader = z.infer<typeof stateHeaderSchema>;
+
+export const workerMessageSchema = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("hello"), host: z.string().max(256), pid: int, localIndex: int.min(-1) }),
+  z.object({ type: z.literal("ready"), rank: count, ringEndpoint: z.string().max(512) }),
+  z.object({ type: z.literal("heartbeat"), rank: int.min(-1), step: count }),
+  z.object({
+    type: z.literal("step"),
+    rank: count,
+    globalStep: count,
+    epoch: count,
+    stepInEpoch: count,
+    loss: z.number(),
+    meanLoss: z.number(),
+    seconds: z.number(),
+    allreduceSeconds: z.number(),
+    allreduceBytes: z.number(),
+    voxels: count,
+    lossScale: z.number(),
+    skipped: z.boolean(),
+    checksum: int.nullable(),
+    rss: z.number(),
+    cpuSeconds: z.number(),
+  }),
+  z.object({ type: z.literal("state"), rank: count, header: stateHeaderSchema, byteLengths }),
+  z.object({ type: z.literal("stopped"), rank: count, globalStep: count }),
+  z.object({ type: z.literal("failed"), rank: int.min(-1), message: z.string().max(4000) }),
+]);
+export type WorkerMessage = z.infer<typeof workerMessageSchema>;
+
+export const coordinatorMessageSchema = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("assign"), rank: count, worldSize: int.min(1), generation: count, run: runSpecSchema }),
+  z.object({ type: z.literal("start"), next: z.string().max(512), state: stateHeaderSchema.nullable(), byteLengths }),
+  z.object({
+    type: z.literal("plan"),
+    epoch: count,
+    fromStep: count,
+    toStep: count,
+    globalStep: count,
+    snapshot: z.boolean(),
+  }),
+  z.object({ type: z.literal("stop") }),
+  /** rejoin: the run goes on (a restart); an agent (`orchestrate worker`) should start a fresh worker. */
+  z.object({ type: z.literal("exit"), rejoin: z.boolean() }),
+  z.object({ type: z.literal("heartbeat") }),
+]);
+export type CoordinatorMessage = z.infer<typeof coordinatorMessageSchema>;
