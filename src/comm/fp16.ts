@@ -1,4 +1,4 @@
-import { ringAddon } from "./reduce.js";
+import { ringArithmetic } from "./arithmetic.js";
 
 /**
  * IEEE 754 binary16 on the wire (`--amp`): gradients travel as half floats and are reduced in float32.
@@ -118,7 +118,7 @@ const NATIVE_MIN_ELEMENTS = 256;
 /** Encodes float32 `src` into half-float bits in `dst` (same length). */
 export function encodeHalf(src: Float32Array, dst: Uint16Array): void {
   sameLength("encodeHalf", dst, src);
-  const n = ringAddon();
+  const n = ringArithmetic();
   if (n?.f16Encode && src.length >= NATIVE_MIN_ELEMENTS) n.f16Encode(dst, src);
   else halfJs.encode(dst, src);
 }
@@ -126,7 +126,7 @@ export function encodeHalf(src: Float32Array, dst: Uint16Array): void {
 /** Decodes half-float bits into `dst` (same length). */
 export function decodeHalf(src: Uint16Array, dst: Float32Array): void {
   sameLength("decodeHalf", src, dst);
-  const n = ringAddon();
+  const n = ringArithmetic();
   if (n?.f16Decode && src.length >= NATIVE_MIN_ELEMENTS) n.f16Decode(src, dst);
   else halfJs.decode(src, dst);
 }
@@ -134,7 +134,7 @@ export function decodeHalf(src: Uint16Array, dst: Float32Array): void {
 /** dst[i] += half(src[i]): the reduction step of an fp16 all-reduce, accumulated in float32. */
 export function addHalfInto(src: Uint16Array, dst: Float32Array): void {
   sameLength("addHalfInto", src, dst);
-  const n = ringAddon();
+  const n = ringArithmetic();
   if (n?.f16AddInto && src.length >= NATIVE_MIN_ELEMENTS) n.f16AddInto(src, dst);
   else halfJs.addInto(src, dst);
 }
@@ -142,7 +142,7 @@ export function addHalfInto(src: Uint16Array, dst: Float32Array): void {
 /** dst += half(halves), then halves = half(dst): a reduce-scatter hop that forwards the frame it received. */
 export function addEncodeHalf(halves: Uint16Array, dst: Float32Array): void {
   sameLength("addEncodeHalf", halves, dst);
-  const n = ringAddon();
+  const n = ringArithmetic();
   if (n?.f16AddEncode && dst.length >= NATIVE_MIN_ELEMENTS) n.f16AddEncode(halves, dst);
   else halfJs.addEncode(halves, dst);
 }
@@ -153,7 +153,7 @@ export function addEncodeHalf(halves: Uint16Array, dst: Float32Array): void {
  */
 export function finishHalf(halves: Uint16Array, dst: Float32Array, divisor: number): void {
   sameLength("finishHalf", halves, dst);
-  const n = ringAddon();
+  const n = ringArithmetic();
   if (n?.f16Finish && dst.length >= NATIVE_MIN_ELEMENTS) n.f16Finish(halves, dst, divisor);
   else halfJs.finish(halves, dst, divisor);
 }

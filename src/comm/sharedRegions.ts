@@ -1,7 +1,6 @@
 import { existsSync, rmSync } from "node:fs";
 import { basename, dirname } from "node:path";
-import type { NativeAddon } from "../native/addon.js";
-import { ringAddon } from "./reduce.js";
+import { type RingArithmetic, ringArithmetic } from "./arithmetic.js";
 
 /**
  * Shared memory for ranks on one host. When every rank's receiver is a Unix socket (the ring bound to
@@ -29,11 +28,11 @@ export class SharedRegions {
   ) {}
 }
 
-type SharedAddon = Required<Pick<NativeAddon, "shmMap" | "f32SumToAll">> & NativeAddon;
+type SharedAddon = Required<Pick<RingArithmetic, "shmMap" | "f32SumToAll">> & RingArithmetic;
 
-/** The addon when it can map shared memory and this host has /dev/shm, else undefined. */
+/** The installed kernels when they can map shared memory and this host has /dev/shm, else undefined. */
 export function sharedMemoryAddon(): SharedAddon | undefined {
-  const addon = ringAddon();
+  const addon = ringArithmetic();
   if (!addon?.shmMap || !addon.f32SumToAll || process.platform !== "linux" || !existsSync(SHM_DIR)) return undefined;
   return addon as SharedAddon;
 }

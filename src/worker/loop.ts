@@ -16,6 +16,7 @@ import type { RunKeys } from "../comm/security.js";
 import { readFlat, writeFlat } from "../model/paramLayout.js";
 import { createUNet, type UNet } from "../model/unet.js";
 import { initBackend } from "../native/backend.js";
+import { installNativeRingArithmetic } from "../native/ringArithmetic.js";
 import type { CoordinatorMessage, RunSpec, StateHeader, WorkerMessage } from "../protocol/messages.js";
 import { Rng } from "../random.js";
 import { learningRateAt } from "../train/lrSchedule.js";
@@ -113,6 +114,7 @@ async function openSession(ctx: RunContext, run: RunSpec, options: WorkerOptions
   );
   const trainer = createTrainer(unet, { lr: config.lr, amp: config.amp });
   const data = await openTrainData(run);
+  installNativeRingArithmetic();
   const ring =
     ctx.worldSize === 1
       ? RingAllReduce.solo()

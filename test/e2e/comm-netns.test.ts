@@ -41,6 +41,8 @@ const LENGTH = 100_003;
 const rankCode = (rank: number, bind: string, next: string, control: string) => `
 import * as os from "node:os";
 import { RingAllReduce } from "${dist}/ring.js";
+import { installNativeRingArithmetic } from "${dist}/../native/ringArithmetic.js";
+installNativeRingArithmetic();
 import { ControlServer, ControlClient } from "${dist}/control.js";
 import { runKeysFromEnv } from "${dist}/security.js";
 const keys = runKeysFromEnv();
@@ -155,6 +157,8 @@ describe("ring and control channel across two network namespaces", () => {
   it("refuses to bind a non-loopback address without keys", async () => {
     const code = `
 import { RingAllReduce } from "${dist}/ring.js";
+import { installNativeRingArithmetic } from "${dist}/../native/ringArithmetic.js";
+installNativeRingArithmetic();
 try { await RingAllReduce.open({ bind: "tcp://10.200.0.1:7100" }); process.exit(3); }
 catch (e) { console.log(e.name + ": " + e.message); }`;
     const out = await runIn(nsA, code, {}, []);

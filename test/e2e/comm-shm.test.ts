@@ -10,12 +10,15 @@ import { root, runModule } from "./trainHelpers.js";
  * filled it, or after the owner refilled it for the next collective, produces a wrong sum.
  */
 const ring = join(root, "dist/src/comm/ring.js");
+const arithmetic = join(root, "dist/src/native/ringArithmetic.js");
 const WORLD = 4;
 const ROUNDS = 12;
 
 const rankCode = (rank: number, dir: string) => `
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { RingAllReduce } from "${ring}";
+import { installNativeRingArithmetic } from "${arithmetic}";
+installNativeRingArithmetic();
 const rank = ${rank}, n = ${WORLD}, dir = ${JSON.stringify(dir)};
 const ring = await RingAllReduce.open({ timeoutMs: 60000 });
 writeFileSync(dir + "/tmp" + rank, ring.endpoint);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { ringArithmetic } from "../../../src/comm/arithmetic.js";
 import {
   addHalfInto,
   decodeHalf,
@@ -7,7 +8,7 @@ import {
   halfBitsFromFloatBits,
   halfJs,
 } from "../../../src/comm/fp16.js";
-import { ringAddon } from "../../../src/comm/reduce.js";
+import { installNativeRingArithmetic } from "../../../src/native/ringArithmetic.js";
 import { Rng } from "../../../src/random.js";
 
 const f32 = new Float32Array(1);
@@ -100,7 +101,8 @@ describe("fp16 wire format", () => {
   });
 
   it("native F16C conversions give the plain code's bits, NaN payloads, subnormals and ties included", () => {
-    const addon = ringAddon();
+    installNativeRingArithmetic();
+    const addon = ringArithmetic();
     expect(addon?.f16Encode, "native addon with Fp16.cc (node native/build.mjs)").toBeTypeOf("function");
     const native = addon as Required<NonNullable<typeof addon>>;
     const rng = new Rng(77);

@@ -1,12 +1,14 @@
 import { describe, expect, it } from "vitest";
+import { ringArithmetic } from "../../../src/comm/arithmetic.js";
 import { roundToHalf } from "../../../src/comm/fp16.js";
-import { addInto, addScaleBoth, ringAddon, warmReduce } from "../../../src/comm/reduce.js";
+import { addInto, addScaleBoth } from "../../../src/comm/reduce.js";
+import { installNativeRingArithmetic } from "../../../src/native/ringArithmetic.js";
 import { Rng } from "../../../src/random.js";
 
 /** The ring's arithmetic, native (when the addon is built) or plain, against a plain float32 loop. */
 describe("ring reductions", () => {
   it("add in place bitwise like a float32 loop, on sizes around the native slices", () => {
-    warmReduce();
+    installNativeRingArithmetic();
     const rng = new Rng(5);
     for (const n of [0, 1, 4095, 4096, 16_383, 16_385, 100_003]) {
       const a = Float32Array.from({ length: n }, () => rng.normal() * 1e3);
@@ -31,7 +33,8 @@ describe("ring reductions", () => {
   });
 
   it("sum every segment in rank order, divide, optionally round through fp16, and write it into all of them", () => {
-    const sumToAll = ringAddon()?.f32SumToAll;
+    installNativeRingArithmetic();
+    const sumToAll = ringArithmetic()?.f32SumToAll;
     expect(sumToAll, "the native addon (built by npm ci) provides f32SumToAll").toBeDefined();
     if (!sumToAll) return;
     const rng = new Rng(12);

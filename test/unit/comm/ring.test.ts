@@ -1,11 +1,12 @@
 import { existsSync, readdirSync } from "node:fs";
 import { basename, dirname } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import * as zmq from "zeromq";
 import { roundToHalf } from "../../../src/comm/fp16.js";
 import { RingAllReduce } from "../../../src/comm/ring.js";
 import { encodeHeader, FrameKind, WireType } from "../../../src/comm/ringFrame.js";
 import { generateRunKeys } from "../../../src/comm/security.js";
+import { installNativeRingArithmetic } from "../../../src/native/ringArithmetic.js";
 import { Rng } from "../../../src/random.js";
 import { closeAll, openRing } from "./ringHelpers.js";
 
@@ -33,6 +34,11 @@ function exactSum(inputs: Float32Array[]): Float64Array {
   for (const x of inputs) for (let i = 0; i < x.length; i++) sum[i] += x[i];
   return sum;
 }
+
+// The worker installs the native kernels; so do these tests (shared memory needs them).
+beforeAll(() => {
+  installNativeRingArithmetic();
+});
 
 describe("RingAllReduce", () => {
   // Chunks of 4 KB so that even 1001 elements stream in several chunks per segment. Even world sizes move

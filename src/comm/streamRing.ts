@@ -1,0 +1,360 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as zmq from "zeromq";
+import { addEncodeHalf, decodeHalf, encodeHalf, finishHalf } from "./fp16.js";
+import { bytesOf, float32View, uint16View } from "./frames.js";
+import { addInto, addScaleBoth } from "./reduce.js";
+import { decodeHeader, encodeHeader, type FrameHeader, FrameKind, HEADER_BYTES, WireType } from "./ringFrame.js";
+import { chunkRange, framesToReceive, type RingPlan, receiveSegment, ringPlan } from "./ringPlan.js";
+import { isLoopbackEndpoint, type RunKeys, requireKeysFor, secureClient, secureServer } from "./security.js";
+import { SerialSender } from "./serialSend.js";
+
+/**
+ * The streamed ring: each rank receives on one PULL socket (bound) and sends on one PUSH socket connected to
+ * the next rank. Frames stream chunk by chunk: a chunk received at step g is reduced and forwarded as step
+ * g + 1 at once, so the wire stays busy while JavaScript adds. Sends whose frames might still sit in ZeroMQ's
+ * queues when a collective returns always come from buffers the ring owns (received frames or fresh
+ * encodings), never from the caller's array, so the caller may overwrite its array as soon as the promise
+ * resolves. Callers run one collective at a time (RingAllReduce serializes them).
+ */
+export interface StreamRingOptions {
+  /**
+   * where this rank's receiver binds; port 0 picks a free port. Default tcp://127.0.0.1:0. A loopback TCP
+   * address can only be dialled from this host, so (transport "auto") the receiver binds a Unix socket
+   * instead: same reach, but the kernel skips the TCP stack on every frame.
+   */
+  bind?: string;
+  /** "auto" (default): ipc:// for a loopback bind, else as given; "as-given": exactly `bind` */
+  transport?: "auto" | "as-given";
+  /** host peers should dial when `bind` is a wildcard address (0.0.0.0) */
+  advertiseHost?: string;
+  /** CURVE keys of the run: required when bind or next is beyond loopback */
+  keys?: RunKeys;
+  /** largest payload frame; all ranks must agree. Default 1 MiB */
+  chunkBytes?: number;
+  /** how long to wait for the previous rank before failing a collective. Default 5 minutes */
+  timeoutMs?: number;
+  /** ring generation; frames of other generations are dropped (stale peers after a restart) */
+  generation?: number;
+  /** where dropped frames are reported; default stderr */
+  log?: (line: string) => void;
+}
+
+export class RingError extends Error {
+  override readonly name = "RingError";
+}
+
+export class StreamRing {
+  rank = 0;
+  worldSize = 1;
+  /** bytes of payload sent and received since open, for the allreduce_bytes metric */
+  readonly stats = { bytesSent: 0, bytesReceived: 0 };
+  private push?: zmq.Push;
+  private op = 0;
+  private broken?: Error;
+  private readonly chunkBytes: number;
+  private readonly timeoutMs: number;
+  private readonly generation: number;
+  private readonly log: (line: string) => void;
+
+  private constructor(
+    private readonly pull: zmq.Pull | undefined,
+    /** the endpoint other ranks dial to reach this rank's receiver */
+    readonly endpoint: string,
+    private readonly options: StreamRingOptions,
+    /** private directory of an ipc receiver, removed on close */
+    private readonly ipcDir?: string,
+  ) {
+    this.chunkBytes = options.chunkBytes ?? 1 << 20;
+    this.timeoutMs = options.timeoutMs ?? 300_000;
+    this.generation = options.generation ?? 0;
+    this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
+  }
+
+  /** A ring of one: collectives return at once and no socket is opened. */
+  static solo(): StreamRing {
+    return new StreamRing(undefined, "", {});
+  }
+
+  /** Binds this rank's receiver; hand `endpoint` to the other ranks, then `join`. */
+  static async open(options: StreamRingOptions = {}): Promise<StreamRing> {
+    const bind = options.bind ?? "tcp://127.0.0.1:0";
+    requireKeysFor([bind], options.keys, "ring bind address");
+    const chunkBytes = options.chunkBytes ?? 1 << 20;
+    if (!Number.isInteger(chunkBytes) || chunkBytes < 4 || chunkBytes % 4 !== 0) {
+      throw new RangeError(`ring: chunkBytes must be a positive multiple of 4, got ${chunkBytes}`);
+    }
+    const pull = new zmq.Pull({
+      receiveHighWaterMark: 64,
+      maxMessageSize: Math.max(chunkBytes, HEADER_BYTES),
+      receiveTimeout: options.timeoutMs ?? 300_000,
+      linger: 0,
+    });
+    secureServer(pull, options.keys);
+    const useIpc = (options.transport ?? "auto") === "auto" && bind.startsWith("tcp://") && isLoopbackEndpoint(bind);
+    // A 0700 directory of our own: no other user can connect to or replace the socket file.
+    const ipcDir = useIpc ? mkdtempSync(join(tmpdir(), "voxring-ring-")) : undefined;
+    try {
+      await pull.bind(ipcDir ? `ipc://${join(ipcDir, "recv")}` : bind.replace(/:0$/, ":*"));
+    } catch (error) {
+      pull.close();
+      if (ipcDir) rmSync(ipcDir, { recursive: true, force: true });
+      throw error;
+    }
+    let endpoint = pull.lastEndpoint ?? bind;
+    if (options.advertiseHost) endpoint = endpoint.replace(/^tcp:\/\/.*:(\d+)$/, `tcp://${options.advertiseHost}:$1`);
+    return new StreamRing(pull, endpoint, options, ipcDir);
+  }
+
+  /** Takes a place in the ring: connects the sender to the next rank's receiver. */
+  async join(rank: number, worldSize: number, next: string | undefined): Promise<void> {
+    this.rank = rank;
+    this.worldSize = worldSize;
+    if (worldSize === 1) return;
+    if (!this.pull) throw new RingError("ring: a solo ring cannot join a larger one; use RingAllReduce.open");
+    if (!next) throw new RingError(`ring: rank ${rank} of ${worldSize} needs the next rank's endpoint`);
+    requireKeysFor([next], this.options.keys, "ring next endpoint");
+    // Linger so that frames still queued when the process closes the ring reach the next rank.
+    this.push = new zmq.Push({ sendHighWaterMark: 64, linger: 10_000 });
+    secureClient(this.push, this.options.keys);
+    this.push.connect(next);
+  }
+
+  /** Sums (or averages) `data` across all ranks, in place, streaming chunks around the ring. */
+  async allReduce(data: Float32Array, average: boolean, fp16: boolean): Promise<void> {
+    const n = this.worldSize;
+    if (n === 1) return;
+    const plan = ringPlan(data.length, n, this.chunkBytes / 4);
+    const wire = fp16 ? WireType.f16 : WireType.f32;
+    const r = this.rank;
+    const lastStep = 2 * (n - 1) - 1;
+    await this.collective(FrameKind.allReduce, wire, framesToReceive(plan, r), plan, false, (send) => {
+      for (let c = 0; c < plan.chunkCount[r]; c++) {
+        const [lo, hi] = chunkRange(plan, r, c);
+        send(0, c, fp16 ? encoded(data.subarray(lo, hi)) : bytesOf(data.subarray(lo, hi)));
+      }
+      return (h, payload, send) => {
+        const [lo, hi] = chunkRange(plan, receiveSegment(r, h.step, n), h.chunk);
+        const target = data.subarray(lo, hi);
+        let out: Buffer;
+        if (h.step < n - 2) {
+          // Reduce-scatter: add and pass the partial sum on (causally received before this region changes).
+          if (fp16) {
+            // The received frame is ours: it carries the re-rounded partial sum on, no new buffer.
+            const halves = uint16View(payload);
+            addEncodeHalf(halves, target);
+            out = bytesOf(halves);
+          } else {
+            addInto(float32View(payload), target);
+            out = bytesOf(target);
+          }
+        } else if (h.step === n - 2) {
+          // The last contribution: this rank now owns the reduced chunk and starts it around the ring.
+          if (fp16) {
+            const halves = uint16View(payload);
+            finishHalf(halves, target, average ? n : 1);
+            out = bytesOf(halves);
+          } else {
+            out = finish(payload, target, average ? n : 1);
+          }
+        } else {
+          // All-gather: take the owner's values and forward the very frame we received.
+          if (fp16) decodeHalf(uint16View(payload), target);
+          else target.set(float32View(payload));
+          out = payload;
+        }
+        if (h.step < lastStep) send(h.step + 1, h.chunk, out);
+      };
+    });
+  }
+
+  /** Copies `data` of rank `root` into `data` of every rank (same length everywhere). */
+  async broadcast(data: Float32Array, root: number): Promise<void> {
+    const n = this.worldSize;
+    if (n === 1) return;
+    const plan = ringPlan(data.length, 1, this.chunkBytes / 4);
+    const chunks = plan.chunkCount[0];
+    const distance = (this.rank - root + n) % n;
+    // The root waits for one ack from the last rank (its previous neighbour): the whole ring has the data.
+    const expected = distance === 0 ? 1 : chunks;
+    await this.collective(FrameKind.broadcast, WireType.f32, expected, plan, distance === 0, (send) => {
+      if (distance === 0) {
+        for (let c = 0; c < chunks; c++) {
+          const [lo, hi] = chunkRange(plan, 0, c);
+          send(0, c, bytesOf(data.subarray(lo, hi)));
+        }
+      }
+      let received = 0;
+      return (h, payload, send) => {
+        if (distance === 0) return; // the ack
+        const [lo, hi] = chunkRange(plan, 0, h.chunk);
+        data.subarray(lo, hi).set(float32View(payload));
+        if (distance < n - 1) send(0, h.chunk, payload);
+        else if (++received === chunks) send(0, 0, Buffer.alloc(0), FrameKind.ack);
+      };
+    });
+  }
+
+  /**
+   * Marks the ring unusable (a half-done collective elsewhere leaves the peers mid-protocol) and returns the
+   * error every later collective throws.
+   */
+  fail(error: unknown): Error {
+    this.broken ??= error instanceof Error ? error : new RingError(String(error));
+    return this.broken;
+  }
+
+  close(): void {
+    this.push?.close();
+    this.pull?.close();
+    this.push = undefined;
+    if (this.ipcDir) rmSync(this.ipcDir, { recursive: true, force: true });
+  }
+
+  /**
+   * One collective: `start` queues this rank's first frames and returns the handler for each received
+   * frame, which may queue more. Frames are checked against the plan before the handler sees them.
+   */
+  private async collective(
+    kind: FrameKind,
+    wire: WireType,
+    expectedFrames: number,
+    plan: RingPlan,
+    acceptAck: boolean,
+    start: (send: Sender) => (h: FrameHeader, payload: Buffer, send: Sender) => void,
+  ): Promise<void> {
+    if (this.broken) throw this.broken;
+    const pull = this.pull;
+    const push = this.push;
+    if (!pull || !push) throw new RingError("ring: join the ring before a collective");
+    const op = this.op++;
+    const queue = new SendQueue(push);
+    const send: Sender = (step, chunk, payload, frameKind = kind) => {
+      this.stats.bytesSent += payload.byteLength;
+      queue.push([
+        encodeHeader({
+          generation: this.generation,
+          op,
+          kind: frameKind,
+          wire,
+          step,
+          chunk,
+          bytes: payload.byteLength,
+        }),
+        payload,
+      ]);
+    };
+    const seen = new Set<number>();
+    const elemBytes = wire === WireType.f16 ? 2 : 4;
+    const steps = kind === FrameKind.allReduce ? 2 * (plan.worldSize - 1) : 1;
+    try {
+      const onFrame = start(send);
+      for (let got = 0; got < expectedFrames; ) {
+        const frames = await Promise.race([this.receive(), queue.failure]);
+        if (frames.length !== 2) throw new RingError(`ring: message of ${frames.length} frames from rank ${this.prev}`);
+        const h = decodeHeader(frames[0]);
+        if (typeof h !== "string" && h.generation !== this.generation) {
+          this.log(`ring: dropped a frame of generation ${h.generation} (this ring is ${this.generation})`);
+          continue;
+        }
+        const problem =
+          typeof h === "string" ? h : this.check(h, frames[1], op, kind, wire, steps, plan, elemBytes, seen, acceptAck);
+        if (problem) throw new RingError(`ring: rejected a frame from rank ${this.prev}: ${problem}`);
+        this.stats.bytesReceived += frames[1].byteLength;
+        onFrame(h as FrameHeader, frames[1], send);
+        got++;
+      }
+      await queue.drain();
+    } catch (error) {
+      throw this.fail(error);
+    }
+  }
+
+  private check(
+    h: FrameHeader,
+    payload: Buffer,
+    op: number,
+    kind: FrameKind,
+    wire: WireType,
+    steps: number,
+    plan: RingPlan,
+    elemBytes: number,
+    seen: Set<number>,
+    acceptAck: boolean,
+  ): string | undefined {
+    if (h.op !== op) return `collective #${h.op}, expected #${op}`;
+    if (h.kind === FrameKind.ack) return acceptAck && payload.byteLength === 0 ? undefined : "unexpected ack";
+    if (h.kind !== kind) return `kind ${h.kind}, expected ${kind}`;
+    if (h.wire !== wire) return `wire type ${h.wire}, expected ${wire} (do all ranks agree on fp16?)`;
+    if (h.step >= steps) return `step ${h.step} of ${steps}`;
+    const segment = kind === FrameKind.allReduce ? receiveSegment(this.rank, h.step, plan.worldSize) : 0;
+    if (h.chunk >= plan.chunkCount[segment]) return `chunk ${h.chunk} of ${plan.chunkCount[segment]}`;
+    const key = h.step * 0x100000000 + h.chunk;
+    if (seen.has(key)) return `duplicate step ${h.step} chunk ${h.chunk}`;
+    seen.add(key);
+    const [lo, hi] = chunkRange(plan, segment, h.chunk);
+    const bytes = (hi - lo) * elemBytes;
+    if (h.bytes !== bytes || payload.byteLength !== bytes) {
+      return `step ${h.step} chunk ${h.chunk} has ${payload.byteLength} bytes, expected ${bytes} (same length on every rank?)`;
+    }
+    return undefined;
+  }
+
+  private get prev(): number {
+    return (this.rank - 1 + this.worldSize) % this.worldSize;
+  }
+
+  private async receive(): Promise<Buffer[]> {
+    try {
+      return await (this.pull as zmq.Pull).receive();
+    } catch (error) {
+      if ((error as { code?: string }).code === "EAGAIN") {
+        throw new RingError(`ring: nothing from rank ${this.prev} within ${this.timeoutMs} ms`);
+      }
+      throw error;
+    }
+  }
+}
+
+type Sender = (step: number, chunk: number, payload: Buffer, kind?: FrameKind) => void;
+
+/** The ring's sends in order; the first failure is raced against receives so nobody waits for a dead peer. */
+class SendQueue {
+  private readonly sender: SerialSender;
+  private error: unknown;
+  private fail!: (error: unknown) => void;
+  readonly failure = new Promise<never>((_, reject) => {
+    this.fail = reject;
+  });
+
+  constructor(socket: zmq.Push) {
+    this.sender = new SerialSender(socket);
+    this.failure.catch(() => {});
+  }
+
+  push(frames: Buffer[]): void {
+    this.sender.send(frames).catch((error) => {
+      this.error ??= error;
+      this.fail(error);
+    });
+  }
+
+  async drain(): Promise<void> {
+    await this.sender.idle();
+    if (this.error !== undefined) throw this.error;
+  }
+}
+
+/** dst = out = (dst + payload) / divisor; `out` is the payload's own memory, which this rank owns. */
+function finish(payload: Buffer, target: Float32Array, divisor: number): Buffer {
+  const src = float32View(payload);
+  addScaleBoth(src, target, divisor);
+  return bytesOf(src);
+}
+
+function encoded(values: Float32Array): Buffer {
+  const half = new Uint16Array(values.length);
+  encodeHalf(values, half);
+  return bytesOf(half);
+}
