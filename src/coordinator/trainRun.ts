@@ -14,6 +14,7 @@ import { writeFileAtomic } from "../atomicWrite.js";
 import { bytesOf, float32View } from "../comm/frames.js";
 import { generateRunKeys, isLoopbackEndpoint, type RunKeys, runKeysToEnv, writeRunKeys } from "../comm/security.js";
 import { inputError } from "../errors.js";
+import { joinFlat, paramLayout, splitFlat } from "../model/paramLayout.js";
 import { initBackend } from "../native/backend.js";
 import type { RunSpec, StateHeader } from "../protocol/messages.js";
 import {
@@ -83,8 +84,8 @@ export async function runTraining(config: TrainConfig, options: { resume: string
     },
     await data.loadValidationCases(),
   );
-  const layout = validator.layout();
-  if (checkpoint && checkpoint.params.reduce((n, p) => n + p.data.length, 0) !== layout.paramsLength) {
+  const layout = paramLayout({ inChannels: data.inChannels, numClasses: data.numClasses, channels: config.channels });
+  if (checkpoint && joinFlat(checkpoint.params).length !== layout.paramsLength) {
     throw inputError("--resume", `the checkpoint's model differs from --channels ${config.channels.join(" ")}`);
   }
 
@@ -173,12 +174,12 @@ export async function runTraining(config: TrainConfig, options: { resume: string
       epoch: header.epoch,
       stepInEpoch: header.stepInEpoch,
       stepsPerEpoch: data.stepsPerEpoch,
-      params: layout.splitParams(params),
-      stats: layout.splitStats(stats),
+      params: splitFlat(layout.params, params),
+      stats: splitFlat(layout.stats, stats),
       optimizer: { step: header.optimizerStep, m, v },
       lossScale: header.lossScale,
       skippedSteps: header.skippedSteps,
-      rng: { seed: config.seed, coordinator: [0, 0, 0, 0] },
+      rng: { seed: config.seed },
       dataOrder: data.shard(header.epoch),
       model: { inChannels: data.inChannels, numClasses: data.numClasses, channels: config.channels },
       dataset: { labels: data.labels, modality: data.modality, trainCases: data.trainCases, valCases: data.valCases },
@@ -325,17 +326,8 @@ export async function runTraining(config: TrainConfig, options: { resume: string
 /** Where a session starts: the state frames of a checkpoint (flat, in UNet order), or nothing. */
 function startOf(ckpt: Checkpoint | null) {
   if (!ckpt) return { header: null, frames: [], globalStep: 0, epoch: 0, stepInEpoch: 0 };
-  const flat = (arrays: { data: Float32Array }[]) => {
-    const out = new Float32Array(arrays.reduce((n, a) => n + a.data.length, 0));
-    let offset = 0;
-    for (const a of arrays) {
-      out.set(a.data, offset);
-      offset += a.data.length;
-    }
-    return out;
-  };
-  const params = flat(ckpt.params);
-  const stats = flat(ckpt.stats);
+  const params = joinFlat(ckpt.params);
+  const stats = joinFlat(ckpt.stats);
   const header: StateHeader = {
     globalStep: ckpt.globalStep,
     epoch: ckpt.epoch,

@@ -9,8 +9,7 @@ import { argmaxLabels, slidingWindowInference } from "../data/slidingWindow.js";
 import { softmaxLastAxis } from "../inference/predictForward.js";
 import { diceScores } from "../model/dice.js";
 import { writeFlat } from "../model/paramLayout.js";
-import { createUNet, type NamedVariable, spatialDivisor, type UNet } from "../model/unet.js";
-import type { NamedArray } from "../train/checkpoint.js";
+import { createUNet, spatialDivisor, type UNet } from "../model/unet.js";
 import type { PreviewCase } from "../viz/preview.js";
 
 export interface ValidationCase {
@@ -90,13 +89,6 @@ export class ValidationRunner<J> {
   }
 }
 
-export interface WeightLayout {
-  paramsLength: number;
-  statsLength: number;
-  splitParams(flat: Float32Array): NamedArray[];
-  splitStats(flat: Float32Array): NamedArray[];
-}
-
 export class Validator {
   private unet: UNet | null = null;
 
@@ -111,26 +103,6 @@ export class Validator {
       this.options.seed,
     );
     return this.unet;
-  }
-
-  /** How flat parameter and statistics vectors split into the model's named tensors (for checkpoints). */
-  layout(): WeightLayout {
-    const unet = this.model();
-    const split = (vars: NamedVariable[]) => (flat: Float32Array) => {
-      let offset = 0;
-      return vars.map(({ name, variable }) => {
-        const data = flat.slice(offset, offset + variable.size);
-        offset += variable.size;
-        return { name, shape: [...variable.shape], data };
-      });
-    };
-    const size = (vars: NamedVariable[]) => vars.reduce((n, v) => n + v.variable.size, 0);
-    return {
-      paramsLength: size(unet.params),
-      statsLength: size(unet.stats),
-      splitParams: split(unet.params),
-      splitStats: split(unet.stats),
-    };
   }
 
   /** Validates these weights; `signal` interrupts between two windows (a stopping run does not wait). */

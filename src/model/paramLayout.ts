@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
-import type { NamedVariable } from "./unet.js";
+import { type NamedVariable, type UNetConfig, unetShapes, type VariableShape } from "./unet.js";
 
 /**
  * One Float32Array for all parameters (or gradients) of a model, in the order of its NamedVariable list:
@@ -13,14 +13,60 @@ export interface FlatSlot {
   size: number;
 }
 
-/** Where each variable lives in the flat array. */
-export function flatLayout(vars: NamedVariable[]): FlatSlot[] {
+/** Where each parameter and each batch-norm statistic of a U-Net lives in its flat array. */
+export interface ParamLayout {
+  params: FlatSlot[];
+  stats: FlatSlot[];
+  paramsLength: number;
+  statsLength: number;
+}
+
+/** A named tensor's values outside tfjs (checkpoints, bundles). */
+export interface NamedArray {
+  name: string;
+  shape: number[];
+  data: Float32Array;
+}
+
+/** The layout of a U-Net of this config, computed without building it (no tensors are made). */
+export function paramLayout(config: UNetConfig): ParamLayout {
+  const { params, stats } = unetShapes(config);
+  const slots = (shapes: VariableShape[]) => {
+    let offset = 0;
+    return shapes.map(({ name, shape }) => {
+      const size = shape.reduce((a, b) => a * b, 1);
+      const slot = { name, shape, offset, size };
+      offset += size;
+      return slot;
+    });
+  };
+  const p = slots(params);
+  const st = slots(stats);
+  const end = (list: FlatSlot[]) => (list.length ? list[list.length - 1].offset + list[list.length - 1].size : 0);
+  return { params: p, stats: st, paramsLength: end(p), statsLength: end(st) };
+}
+
+/** The named tensors of a flat array laid out by `slots` (copies, so the flat array may be reused). */
+export function splitFlat(slots: FlatSlot[], flat: Float32Array): NamedArray[] {
+  const expected = slots.length ? slots[slots.length - 1].offset + slots[slots.length - 1].size : 0;
+  if (flat.length !== expected)
+    throw new Error(`splitFlat: flat array has ${flat.length} values, the layout ${expected}`);
+  return slots.map(({ name, shape, offset, size }) => ({
+    name,
+    shape: [...shape],
+    data: flat.slice(offset, offset + size),
+  }));
+}
+
+/** The named tensors back to back in one flat array (the inverse of splitFlat). */
+export function joinFlat(arrays: readonly { data: Float32Array }[]): Float32Array {
+  const out = new Float32Array(arrays.reduce((n, a) => n + a.data.length, 0));
   let offset = 0;
-  return vars.map(({ name, variable }) => {
-    const slot = { name, shape: [...variable.shape], offset, size: variable.size };
-    offset += variable.size;
-    return slot;
-  });
+  for (const a of arrays) {
+    out.set(a.data, offset);
+    offset += a.data.length;
+  }
+  return out;
 }
 
 export function flatSize(vars: NamedVariable[]): number {

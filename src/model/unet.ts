@@ -63,24 +63,39 @@ export function countParams(unet: UNet): number {
 
 // ---- building the variables ----
 
-interface ConvBnRelu {
-  weight: tf.Variable;
-  bias: tf.Variable;
-  gamma: tf.Variable;
-  beta: tf.Variable;
-  runningMean: tf.Variable;
-  runningVar: tf.Variable;
+interface ConvBnRelu<V> {
+  weight: V;
+  bias: V;
+  gamma: V;
+  beta: V;
+  runningMean: V;
+  runningVar: V;
 }
 
-interface Upsample {
-  weight: tf.Variable;
-  bias: tf.Variable;
+interface Upsample<V> {
+  weight: V;
+  bias: V;
+}
+
+/** The net's variables in the reference's state_dict order; `V` is a tfjs variable or just its shape. */
+interface Layers<V> {
+  encoder: ConvBnRelu<V>[][];
+  ups: Upsample<V>[];
+  decoder: ConvBnRelu<V>[][];
+  headWeight: V;
+  headBias: V;
+}
+
+/** Where declared variables go: real tfjs variables (createUNet) or only their names and shapes (unetShapes). */
+interface VariableSink<V> {
+  heNormal(name: string, shape: number[], fanIn: number): V;
+  constant(name: string, size: number, value: number, kind: "param" | "stat"): V;
 }
 
 /** tfjs variable names are global to the process: each U-Net instance gets its own prefix. */
 let instances = 0;
 
-class VariableFactory {
+class VariableFactory implements VariableSink<tf.Variable> {
   readonly params: NamedVariable[] = [];
   readonly stats: NamedVariable[] = [];
   private readonly prefix = `voxring.unet${instances++}`;
@@ -108,7 +123,36 @@ class VariableFactory {
   }
 }
 
-function convBnRelu(vars: VariableFactory, prefix: string, convIndex: number, inC: number, outC: number): ConvBnRelu {
+/** A variable's name and shape, without a tensor. */
+export interface VariableShape {
+  name: string;
+  shape: number[];
+}
+
+class ShapeRecorder implements VariableSink<null> {
+  readonly params: VariableShape[] = [];
+  readonly stats: VariableShape[] = [];
+
+  heNormal(name: string, shape: number[]): null {
+    this.params.push({ name, shape: [...shape] });
+    return null;
+  }
+
+  constant(name: string, size: number, _value: number, kind: "param" | "stat"): null {
+    (kind === "param" ? this.params : this.stats).push({ name, shape: [size] });
+    return null;
+  }
+}
+
+/** The names and shapes of a U-Net's parameters and statistics, in createUNet's order, from the config alone. */
+export function unetShapes(config: UNetConfig): { params: VariableShape[]; stats: VariableShape[] } {
+  validateConfig(config);
+  const recorder = new ShapeRecorder();
+  declareLayers(config, recorder);
+  return { params: recorder.params, stats: recorder.stats };
+}
+
+function convBnRelu<V>(vars: VariableSink<V>, prefix: string, convIndex: number, inC: number, outC: number) {
   const conv = `${prefix}.${convIndex}`;
   const bn = `${prefix}.${convIndex + 1}`;
   return {
@@ -122,8 +166,32 @@ function convBnRelu(vars: VariableFactory, prefix: string, convIndex: number, in
 }
 
 /** The double conv block; indices 0 and 3 for the convs, 1 and 4 for the norms, as in nn.Sequential. */
-function doubleConv(vars: VariableFactory, prefix: string, inC: number, outC: number): ConvBnRelu[] {
+function doubleConv<V>(vars: VariableSink<V>, prefix: string, inC: number, outC: number): ConvBnRelu<V>[] {
   return [convBnRelu(vars, prefix, 0, inC, outC), convBnRelu(vars, prefix, 3, outC, outC)];
+}
+
+function declareLayers<V>(config: UNetConfig, vars: VariableSink<V>): Layers<V> {
+  const encoder: ConvBnRelu<V>[][] = [];
+  let prev = config.inChannels;
+  for (const [i, c] of config.channels.entries()) {
+    encoder.push(doubleConv(vars, `enc.${i}`, prev, c));
+    prev = c;
+  }
+  // The reference registers all up-convolutions before all decoder blocks; the parameter order follows.
+  const ups: Upsample<V>[] = [];
+  const decoderChannels = config.channels.slice(0, -1).reverse();
+  for (const [j, c] of decoderChannels.entries()) {
+    // Transposed conv 2×2×2 stride 2: each output voxel sees exactly one input voxel, so fan-in = channels in.
+    ups.push({
+      weight: vars.heNormal(`up.${j}.weight`, [2, 2, 2, c, prev], prev),
+      bias: vars.constant(`up.${j}.bias`, c, 0, "param"),
+    });
+    prev = c;
+  }
+  const decoder = decoderChannels.map((c, j) => doubleConv(vars, `dec.${j}`, 2 * c, c));
+  const headWeight = vars.heNormal("head.weight", [1, 1, 1, prev, config.numClasses], prev);
+  const headBias = vars.constant("head.bias", config.numClasses, 0, "param");
+  return { encoder, ups, decoder, headWeight, headBias };
 }
 
 function validateConfig(config: UNetConfig): void {
@@ -137,7 +205,7 @@ function validateConfig(config: UNetConfig): void {
 
 // ---- the forward pass ----
 
-function applyConvBnRelu(layer: ConvBnRelu, x: tf.Tensor5D, training: boolean): tf.Tensor5D {
+function applyConvBnRelu(layer: ConvBnRelu<tf.Variable>, x: tf.Tensor5D, training: boolean): tf.Tensor5D {
   const z = tf.conv3d(x, layer.weight as tf.Tensor5D, 1, "same", "NDHWC");
   const attrs = { epsilon: DEFAULT_BN_EPSILON, relu: true };
   const gamma = layer.gamma as tf.Tensor1D;
@@ -157,11 +225,11 @@ function applyConvBnRelu(layer: ConvBnRelu, x: tf.Tensor5D, training: boolean): 
   return y;
 }
 
-function applyBlock(block: ConvBnRelu[], x: tf.Tensor5D, training: boolean): tf.Tensor5D {
+function applyBlock(block: ConvBnRelu<tf.Variable>[], x: tf.Tensor5D, training: boolean): tf.Tensor5D {
   return block.reduce((h, layer) => applyConvBnRelu(layer, h, training), x);
 }
 
-function applyUpsample(up: Upsample, x: tf.Tensor5D): tf.Tensor5D {
+function applyUpsample(up: Upsample<tf.Variable>, x: tf.Tensor5D): tf.Tensor5D {
   const [n, d, h, w] = x.shape;
   const outC = up.weight.shape[3] as number;
   const y = tf.conv3dTranspose(x, up.weight as tf.Tensor5D, [n, 2 * d, 2 * h, 2 * w, outC], 2, "valid");
@@ -178,27 +246,7 @@ export function createUNet(config: UNetConfig, seed: number): UNet {
   validateConfig(config);
   const vars = new VariableFactory(new Rng(seed));
   const levels = config.channels.length;
-
-  const encoder: ConvBnRelu[][] = [];
-  let prev = config.inChannels;
-  for (const [i, c] of config.channels.entries()) {
-    encoder.push(doubleConv(vars, `enc.${i}`, prev, c));
-    prev = c;
-  }
-  // The reference registers all up-convolutions before all decoder blocks; the parameter order follows.
-  const ups: Upsample[] = [];
-  const decoderChannels = config.channels.slice(0, -1).reverse();
-  for (const [j, c] of decoderChannels.entries()) {
-    // Transposed conv 2×2×2 stride 2: each output voxel sees exactly one input voxel, so fan-in = channels in.
-    ups.push({
-      weight: vars.heNormal(`up.${j}.weight`, [2, 2, 2, c, prev], prev),
-      bias: vars.constant(`up.${j}.bias`, c, 0, "param"),
-    });
-    prev = c;
-  }
-  const decoder = decoderChannels.map((c, j) => doubleConv(vars, `dec.${j}`, 2 * c, c));
-  const headWeight = vars.heNormal("head.weight", [1, 1, 1, prev, config.numClasses], prev);
-  const headBias = vars.constant("head.bias", config.numClasses, 0, "param");
+  const { encoder, ups, decoder, headWeight, headBias } = declareLayers(config, vars);
 
   const divisor = spatialDivisor(config);
   const apply = (x: tf.Tensor5D, training: boolean): tf.Tensor5D =>

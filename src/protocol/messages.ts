@@ -40,7 +40,7 @@ export const stateHeaderSchema = z.object({
   epoch: count,
   stepInEpoch: count,
   optimizerStep: count,
-  lossScale: z.object({ scale: z.number(), goodSteps: count, skippedSteps: count }).nullable(),
+  lossScale: z.object({ scale: z.number(), goodSteps: count }).nullable(),
   skippedSteps: count,
   paramsLength: count,
   statsLength: count,

@@ -15,18 +15,12 @@ import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync,
 import { join } from "node:path";
 import { fsyncDir, writeFileAtomic, writeFileDurable } from "../atomicWrite.js";
 import { inputError } from "../errors.js";
-import type { RngState } from "../random.js";
+import type { NamedArray } from "../model/paramLayout.js";
 import type { TrainConfig } from "./config.js";
 import type { LossScaleState } from "./lossScale.js";
 
 export const CHECKPOINT_FORMAT = "voxring-checkpoint/1";
 const VALIDATION_FILE = "validation.json";
-
-export interface NamedArray {
-  name: string;
-  shape: number[];
-  data: Float32Array;
-}
 
 /** What a checkpoint holds; write and resume use this same record. */
 export interface Checkpoint {
@@ -46,11 +40,10 @@ export interface Checkpoint {
   /** Steps skipped for non-finite gradients so far. */
   skippedSteps: number;
   /**
-   * Randomness: every draw of a step comes from Rng(stepSeed(seed, rank, globalStep)) (worker/runContext.ts)
-   * and the split and shards from the seed, so seed and globalStep restore it all. `coordinator` is the state
-   * of a coordinator-side generator; the coordinator draws nothing today, so it stays [0, 0, 0, 0].
+   * Randomness: every draw of a step comes from Rng(stepSeed(seed, rank, globalStep)) (train/runContext.ts)
+   * and the split and shards from the seed, so seed and globalStep restore it all.
    */
-  rng: { seed: number; coordinator: RngState };
+  rng: { seed: number };
   /** This epoch's case order: shard[r] lists the training case indices of rank r. */
   dataOrder: number[][];
   /** Model and dataset facts that inference needs. */

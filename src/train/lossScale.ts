@@ -28,8 +28,6 @@ export interface LossScaleState {
   scale: number;
   /** Finite steps since the scale last changed. */
   goodSteps: number;
-  /** Steps skipped for non-finite gradients, over the whole run. */
-  skippedSteps: number;
 }
 
 export class DynamicLossScaler {
@@ -38,15 +36,11 @@ export class DynamicLossScaler {
 
   constructor(config: Partial<LossScaleConfig> = {}) {
     this.config = { ...DEFAULT_LOSS_SCALE, ...config };
-    this.state = { scale: this.config.initialScale, goodSteps: 0, skippedSteps: 0 };
+    this.state = { scale: this.config.initialScale, goodSteps: 0 };
   }
 
   get scale(): number {
     return this.state.scale;
-  }
-
-  get skippedSteps(): number {
-    return this.state.skippedSteps;
   }
 
   /** Records one step's outcome; returns whether its update should be applied. */
@@ -55,7 +49,6 @@ export class DynamicLossScaler {
     if (!gradientsFinite) {
       s.scale *= this.config.backoffFactor;
       s.goodSteps = 0;
-      s.skippedSteps++;
       return false;
     }
     s.goodSteps++;
@@ -72,7 +65,7 @@ export class DynamicLossScaler {
 
   setState(state: LossScaleState): void {
     if (!(state.scale > 0) || !Number.isFinite(state.scale)) throw new Error(`loss scale: bad scale ${state.scale}`);
-    this.state = { ...state };
+    this.state = { scale: state.scale, goodSteps: state.goodSteps };
   }
 }
 

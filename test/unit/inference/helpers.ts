@@ -77,7 +77,7 @@ export function writeTestRun(
     stats: named(unet.stats),
     optimizer: { step: globalStep, m: new Float32Array(size), v: new Float32Array(size) },
     lossScale: null,
-    rng: { seed: 0, coordinator: [1, 2, 3, 4] },
+    rng: { seed: 0 },
     dataOrder: [[0, 1]],
     model: { ...unet.config },
     dataset: {

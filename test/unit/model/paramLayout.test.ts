@@ -1,6 +1,14 @@
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { flatLayout, flatSize, flattenGrads, readFlat, writeFlat } from "../../../src/model/paramLayout.js";
+import {
+  flatSize,
+  flattenGrads,
+  joinFlat,
+  paramLayout,
+  readFlat,
+  splitFlat,
+  writeFlat,
+} from "../../../src/model/paramLayout.js";
 import { createUNet } from "../../../src/model/unet.js";
 
 beforeAll(async () => {
@@ -12,12 +20,35 @@ const unet = createUNet({ inChannels: 2, numClasses: 3, channels: [2, 4] }, 1);
 afterAll(() => unet.dispose());
 
 describe("flat parameters", () => {
-  it("lays the variables end to end in params order", () => {
-    const layout = flatLayout(unet.params);
-    expect(layout[0]).toEqual({ name: "enc.0.0.weight", shape: [3, 3, 3, 2, 2], offset: 0, size: 108 });
-    expect(layout[1].offset).toBe(108);
-    const last = layout[layout.length - 1];
-    expect(last.offset + last.size).toBe(flatSize(unet.params));
+  it("lays the variables end to end in params order, computed from the config alone", () => {
+    const layout = paramLayout(unet.config);
+    expect(layout.params[0]).toEqual({ name: "enc.0.0.weight", shape: [3, 3, 3, 2, 2], offset: 0, size: 108 });
+    expect(layout.params[1].offset).toBe(108);
+    expect(layout.paramsLength).toBe(flatSize(unet.params));
+    expect(layout.statsLength).toBe(flatSize(unet.stats));
+    // the same names, shapes and order as the built net's variables
+    const described = (vars: typeof unet.params) => vars.map((v) => [v.name, v.variable.shape]);
+    expect(layout.params.map((s) => [s.name, s.shape])).toEqual(described(unet.params));
+    expect(layout.stats.map((s) => [s.name, s.shape])).toEqual(described(unet.stats));
+  });
+
+  it("matches the bench U-Net's 5,648,323 parameters without building it", () => {
+    expect(paramLayout({ inChannels: 2, numClasses: 3, channels: [16, 32, 64, 128, 256] }).paramsLength).toBe(
+      5_648_323,
+    );
+  });
+
+  it("splits a flat array into named copies and joins them back", () => {
+    const layout = paramLayout(unet.config);
+    const flat = Float32Array.from({ length: layout.paramsLength }, (_, i) => i * 0.25 - 3);
+    const named = splitFlat(layout.params, flat);
+    expect(named.map((n) => n.name)).toEqual(layout.params.map((s) => s.name));
+    expect(named[1].data[0]).toBe(flat[108]);
+    flat[108] = 99; // copies: the split arrays do not alias the flat one
+    expect(named[1].data[0]).not.toBe(99);
+    flat[108] = 108 * 0.25 - 3;
+    expect(Array.from(joinFlat(named))).toEqual(Array.from(flat));
+    expect(() => splitFlat(layout.params, flat.subarray(1))).toThrow(/flat array has/);
   });
 
   it("round-trips values, and written variables do not alias the caller's array", () => {

@@ -32,9 +32,9 @@ function sample(step: number, rng = new Rng(step)): Checkpoint {
     ],
     stats: [{ name: "enc.0.running_mean", shape: [5], data: randomArray(rng, 5) }],
     optimizer: { step: 17, m: randomArray(rng, 275), v: randomArray(rng, 275).map(Math.abs) },
-    lossScale: { scale: 32768, goodSteps: 4, skippedSteps: 1 },
+    lossScale: { scale: 32768, goodSteps: 4 },
     skippedSteps: 1,
-    rng: { seed: 5, coordinator: [1, 2, 3, 4] },
+    rng: { seed: 5 },
     dataOrder: [
       [3, 1],
       [0, 2],

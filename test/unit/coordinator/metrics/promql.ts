@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
-export const dashboardsDir = join(import.meta.dirname, "..", "..", "..", "dashboards");
+export const dashboardsDir = join(import.meta.dirname, "..", "..", "..", "..", "dashboards");
 
 export interface DashboardQuery {
   dashboard: string;
