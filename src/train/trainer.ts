@@ -6,7 +6,8 @@ import { Adam, type AdamState, DEFAULT_ADAM } from "./adam.js";
 import { allFinite, DynamicLossScaler, type LossScaleState } from "./lossScale.js";
 
 /**
- * One synchronous data-parallel training step, split where the all-reduce goes:
+ * The model's optimisation state and its two halves of a step, split where the all-reduce goes
+ * (trainStep.ts puts them together):
  *
  *   const { loss, grads } = trainer.computeGradients(x, labels, [N, Z, Y, X, C]);  // forward + backward
  *   await ring.allReduce(grads);                                                   // average across ranks
@@ -28,7 +29,7 @@ export type BatchShape = [number, number, number, number, number];
 export interface GradientResult {
   /** The unscaled soft Dice loss of this rank's batch. */
   loss: number;
-  /** Unscaled gradients, flat in `unet.params` order: the caller's `into`, or a fresh array it owns. */
+  /** Gradients × gradScale, flat in `unet.params` order: the caller's `into`, or a fresh array it owns. */
   grads: Float32Array;
   /** This rank's gradients are free of Inf/NaN (the step decision waits for the averaged gradients). */
   finite: boolean;
@@ -49,11 +50,20 @@ export interface TrainerState {
 
 export interface Trainer {
   readonly paramCount: number;
-  /** Multiply gradients by this before an fp16 cast on the wire and divide after (1 without --amp). */
+  /** The dynamic loss scale (1 without --amp): what gradients should stay multiplied by on an fp16 wire. */
   readonly lossScale: number;
   readonly skippedSteps: number;
-  /** Forward and backward; gradients are written into `into` when given (e.g. the ring's shared buffer). */
-  computeGradients(x: Float32Array, labels: Int32Array, batchShape: BatchShape, into?: Float32Array): GradientResult;
+  /**
+   * Forward and backward; gradients are written into `into` when given (e.g. the ring's shared buffer),
+   * multiplied by `gradScale` (default 1: the true gradients; the loss scale leaves them as backward made them).
+   */
+  computeGradients(
+    x: Float32Array,
+    labels: Int32Array,
+    batchShape: BatchShape,
+    into?: Float32Array,
+    gradScale?: number,
+  ): GradientResult;
   /** Adam at `lr` (default: the trainer's configured rate; the worker passes its schedule's rate for the step). */
   applyGradients(grads: Float32Array, lr?: number): ApplyResult;
   getState(): TrainerState;
@@ -75,6 +85,7 @@ export function createTrainer(unet: UNet, options: Partial<TrainerOptions> = {})
     labels: Int32Array,
     batchShape: BatchShape,
     into?: Float32Array,
+    gradScale = 1,
   ): GradientResult {
     const [n, z, y, xSize, c] = batchShape;
     if (x.length !== n * z * y * xSize * c) {
@@ -96,9 +107,9 @@ export function createTrainer(unet: UNet, options: Partial<TrainerOptions> = {})
       flattenGrads(unet.params, named, grads);
       return value.dataSync()[0];
     });
-    if (scale !== 1) {
-      const inverse = 1 / scale;
-      for (let i = 0; i < grads.length; i++) grads[i] *= inverse;
+    if (gradScale !== scale) {
+      const factor = gradScale / scale;
+      for (let i = 0; i < grads.length; i++) grads[i] *= factor;
     }
     return { loss: scaledLoss / scale, grads, finite: allFinite(grads) };
   }

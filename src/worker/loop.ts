@@ -4,9 +4,9 @@
  *   hello → assign → backend, model, data, ring receiver → ready → start (join ring, load state)
  *   → plan → steps in lock-step (gradients all-reduced, identical Adam update on every rank) → ... → exit
  *
- * Each step all-reduces one buffer: the gradients followed by [loss, stop flag]. The averaged loss is the
- * step's loss over all ranks, and a stop requested of any rank reaches every rank in the same step, so all
- * stop after it and no rank is left waiting in a collective the others never call.
+ * Each step is train/trainStep.ts: the gradients are all-reduced with the loss and a stop flag beside them
+ * (in fp32), so a stop requested of any rank reaches every rank in the same step, all stop after it and no
+ * rank is left waiting in a collective the others never call.
  */
 import { hostname } from "node:os";
 import { checksum } from "../comm/checksum.js";
@@ -22,7 +22,8 @@ import { Rng } from "../random.js";
 import { learningRateAt } from "../train/lrSchedule.js";
 import { makeRunContext, type RunContext, stepSeed } from "../train/runContext.js";
 import { openTrainData, type TrainData } from "../train/trainData.js";
-import { createTrainer, type Trainer } from "../train/trainer.js";
+import { type BatchShape, createTrainer, type Trainer } from "../train/trainer.js";
+import { trainStep } from "../train/trainStep.js";
 
 /** The worker's end of the control channel. */
 export interface WorkerLink {
@@ -54,9 +55,6 @@ interface Session {
   trainer: Trainer;
   data: TrainData;
   ring: RingAllReduce;
-  /** gradients, then the loss, then the stop flag */
-  /** Floats all-reduced per step: the gradients, then the loss and the stop flag. */
-  exchangeLength: number;
   globalStep: number;
 }
 
@@ -124,7 +122,7 @@ async function openSession(ctx: RunContext, run: RunSpec, options: WorkerOptions
           generation: ctx.generation,
           log: options.log,
         });
-  return { ctx, run, unet, trainer, data, ring, exchangeLength: trainer.paramCount + 2, globalStep: 0 };
+  return { ctx, run, unet, trainer, data, ring, globalStep: 0 };
 }
 
 type Plan = Extract<CoordinatorMessage, { type: "plan" }>;
@@ -134,33 +132,24 @@ async function runPlan(s: Session, plan: Plan, link: WorkerLink, stopRequested: 
   const { config } = s.run;
   const { rank, worldSize } = s.ctx;
   const [X, Y, Z] = config.patch;
-  const batchShape: [number, number, number, number, number] = [config.batch, Z, Y, X, s.run.inChannels];
-  const n = s.exchangeLength - 2;
+  const shape: BatchShape = [config.batch, Z, Y, X, s.run.inChannels];
+  const fp16Wire = config.amp && !config.deterministic;
+  const totalSteps = config.epochs * s.run.stepsPerEpoch;
   let stopAll = false;
   s.globalStep = plan.globalStep;
   for (let step = plan.fromStep; step < plan.toStep && !stopAll; step++) {
     const t0 = performance.now();
     const rng = new Rng(stepSeed(config.seed, rank, s.globalStep));
-    const batch = await s.data.batch(s.data.stepCases(plan.epoch, rank, worldSize, step), rng);
-    // Gradients go straight into the ring's buffer (this rank's shared-memory region on one host): no copies.
-    const exchange = s.ring.buffer(s.exchangeLength);
-    const { loss } = s.trainer.computeGradients(batch.x, batch.labels, batchShape, exchange.subarray(0, n));
-    exchange[n] = loss;
-    exchange[n + 1] = stopRequested() ? 1 : 0;
-    const t1 = performance.now();
+    const { x, labels } = await s.data.batch(s.data.stepCases(plan.epoch, rank, worldSize, step), rng);
+    const lr = learningRateAt(s.globalStep, { name: config.lrSchedule, lr: config.lr, totalSteps });
     const bytesBefore = s.ring.stats.bytesSent;
-    await allReduceScaled(s, exchange, config.amp && !config.deterministic);
-    const allreduceSeconds = (performance.now() - t1) / 1000;
-    const meanLoss = exchange[n];
-    stopAll = exchange[n + 1] > 0;
-    const lr = learningRateAt(s.globalStep, {
-      name: config.lrSchedule,
-      lr: config.lr,
-      totalSteps: config.epochs * s.run.stepsPerEpoch,
+    const result = await trainStep(s.trainer, { x, labels, shape }, s.ring, {
+      lr,
+      fp16Wire,
+      stopRequested: stopRequested(),
     });
-    const { applied, lossScale } = s.trainer.applyGradients(exchange.subarray(0, n), lr);
+    stopAll = result.stopAll;
     s.globalStep++;
-    const seconds = (performance.now() - t0) / 1000;
     const due = s.globalStep % config.checksumEvery === 0;
     await link.send({
       type: "step",
@@ -168,14 +157,14 @@ async function runPlan(s: Session, plan: Plan, link: WorkerLink, stopRequested: 
       globalStep: s.globalStep,
       epoch: plan.epoch,
       stepInEpoch: step + 1,
-      loss,
-      meanLoss,
-      seconds,
-      allreduceSeconds,
+      loss: result.loss,
+      meanLoss: result.meanLoss,
+      seconds: (performance.now() - t0) / 1000,
+      allreduceSeconds: result.allreduceSeconds,
       allreduceBytes: s.ring.stats.bytesSent - bytesBefore,
-      voxels: batchShape[0] * X * Y * Z,
-      lossScale,
-      skipped: !applied,
+      voxels: config.batch * X * Y * Z,
+      lossScale: result.lossScale,
+      skipped: !result.applied,
       checksum: due ? checksum(readFlat(s.unet.params)) : null,
       rss: process.memoryUsage().rss,
       cpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
@@ -183,17 +172,6 @@ async function runPlan(s: Session, plan: Plan, link: WorkerLink, stopRequested: 
   }
   if (plan.snapshot || stopAll) await sendSnapshot(s, plan, link, stopAll);
   return stopAll;
-}
-
-/**
- * Averages the step's exchange buffer over the ranks. With fp16 on the wire (--amp) the values are multiplied by
- * the loss scale first, so that small gradients stay above float16's underflow, and divided after.
- */
-async function allReduceScaled(s: Session, exchange: Float32Array, fp16: boolean): Promise<void> {
-  const scale = fp16 ? s.trainer.lossScale : 1;
-  if (scale !== 1) for (let i = 0; i < exchange.length; i++) exchange[i] *= scale;
-  await s.ring.allReduce(exchange, { average: true, fp16 });
-  if (scale !== 1) for (let i = 0; i < exchange.length; i++) exchange[i] /= scale;
 }
 
 /**
