@@ -1,27 +1,27 @@
 import * as zmq from "zeromq";
 import type { z } from "zod";
 import { type CodecLimits, DEFAULT_LIMITS, decodeMessage, encodeMessage } from "./codec.js";
-import { type ControlMessage, controlMessage } from "./messages.js";
 import { type RunKeys, requireKeysFor, secureClient, secureServer } from "./security.js";
 import { SerialSender } from "./serialSend.js";
 
 /**
- * The control channel: one ROUTER on the coordinator, one DEALER per worker, msgpack maps validated by a
- * zod schema (messages.ts), raw frames beside them for weights. A malformed, oversized or unknown message
- * is logged and skipped; it never ends the iteration or the process.
+ * The control channel: one ROUTER on the coordinator, one DEALER per worker, msgpack maps validated by the
+ * zod schema of what this end receives (the run's vocabulary is src/protocol), raw frames beside them for
+ * weights. `Send` types what this end sends, which the other end's schema checks. A malformed, oversized or
+ * unknown message is logged and skipped; it never ends the iteration or the process.
  *
- *   const server = await ControlServer.listen("tcp://127.0.0.1:0", { keys });
+ *   const server = await ControlServer.listen<typeof workerMessageSchema, CoordinatorMessage>(endpoint, { schema });
  *   for await (const { from, message, frames } of server) { ...; await server.send(from, reply); }
  *
- *   const client = await ControlClient.connect(server.endpoint, { keys });
- *   await client.send({ type: "hello", host, pid, gpus: 0 });
+ *   const client = await ControlClient.connect<typeof coordinatorMessageSchema, WorkerMessage>(endpoint, { schema });
+ *   await client.send({ type: "hello", host, pid, localIndex });
  *   for await (const { message } of client) { ... }
  */
 export interface ControlOptions<S extends z.ZodType> {
   /** CURVE keys of the run: required when the endpoint is beyond loopback */
   keys?: RunKeys;
-  /** the vocabulary; default the union in messages.ts */
-  schema?: S;
+  /** the vocabulary this end accepts */
+  schema: S;
   limits?: Partial<CodecLimits>;
   /** where refused messages are reported; default one line on stderr */
   log?: (line: string) => void;
@@ -46,7 +46,7 @@ abstract class ControlSocket<S extends z.ZodType> {
     protected readonly socket: zmq.Router | zmq.Dealer,
     options: ControlOptions<S>,
   ) {
-    this.schema = (options.schema ?? controlMessage) as S;
+    this.schema = options.schema;
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.sender = new SerialSender(socket);
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
@@ -83,7 +83,7 @@ function socketOptions(limits: Partial<CodecLimits> | undefined) {
   return { maxMessageSize: { ...DEFAULT_LIMITS, ...limits }.maxMessageBytes, linger: 2000 };
 }
 
-export class ControlServer<S extends z.ZodType = typeof controlMessage> extends ControlSocket<S> {
+export class ControlServer<S extends z.ZodType, Send extends object = object> extends ControlSocket<S> {
   private constructor(
     socket: zmq.Router,
     readonly endpoint: string,
@@ -93,20 +93,20 @@ export class ControlServer<S extends z.ZodType = typeof controlMessage> extends 
   }
 
   /** Binds the coordinator's socket; port 0 picks a free port (see `endpoint`). */
-  static async listen<S extends z.ZodType = typeof controlMessage>(
+  static async listen<S extends z.ZodType, Send extends object = object>(
     endpoint: string,
-    options: ControlOptions<S> = {},
-  ): Promise<ControlServer<S>> {
+    options: ControlOptions<S>,
+  ): Promise<ControlServer<S, Send>> {
     requireKeysFor([endpoint], options.keys, "control endpoint");
     // mandatory: a send to a worker that is gone fails instead of vanishing silently
     const socket = new zmq.Router({ ...socketOptions(options.limits), mandatory: true });
     secureServer(socket, options.keys);
     await socket.bind(endpoint.replace(/:0$/, ":*"));
-    return new ControlServer(socket, socket.lastEndpoint ?? endpoint, options);
+    return new ControlServer<S, Send>(socket, socket.lastEndpoint ?? endpoint, options);
   }
 
-  send(to: string, message: z.infer<S>, frames: readonly ArrayBufferView[] = []): Promise<void> {
-    return this.sender.send([Buffer.from(to, "latin1"), ...encodeMessage(message as object, frames)]);
+  send(to: string, message: Send, frames: readonly ArrayBufferView[] = []): Promise<void> {
+    return this.sender.send([Buffer.from(to, "latin1"), ...encodeMessage(message, frames)]);
   }
 
   [Symbol.asyncIterator](): AsyncGenerator<Incoming<z.infer<S>>> {
@@ -114,15 +114,15 @@ export class ControlServer<S extends z.ZodType = typeof controlMessage> extends 
   }
 }
 
-export class ControlClient<S extends z.ZodType = typeof controlMessage> extends ControlSocket<S> {
+export class ControlClient<S extends z.ZodType, Send extends object = object> extends ControlSocket<S> {
   private constructor(socket: zmq.Dealer, options: ControlOptions<S>) {
     super(socket, options);
   }
 
-  static async connect<S extends z.ZodType = typeof controlMessage>(
+  static async connect<S extends z.ZodType, Send extends object = object>(
     endpoint: string,
-    options: ControlOptions<S> & { routingId?: string } = {},
-  ): Promise<ControlClient<S>> {
+    options: ControlOptions<S> & { routingId?: string },
+  ): Promise<ControlClient<S, Send>> {
     requireKeysFor([endpoint], options.keys, "coordinator endpoint");
     const socket = new zmq.Dealer({
       ...socketOptions(options.limits),
@@ -130,16 +130,14 @@ export class ControlClient<S extends z.ZodType = typeof controlMessage> extends 
     });
     secureClient(socket, options.keys);
     socket.connect(endpoint);
-    return new ControlClient(socket, options);
+    return new ControlClient<S, Send>(socket, options);
   }
 
-  send(message: z.infer<S>, frames: readonly ArrayBufferView[] = []): Promise<void> {
-    return this.sender.send(encodeMessage(message as object, frames));
+  send(message: Send, frames: readonly ArrayBufferView[] = []): Promise<void> {
+    return this.sender.send(encodeMessage(message, frames));
   }
 
   [Symbol.asyncIterator](): AsyncGenerator<Incoming<z.infer<S>>> {
     return this.messages(false);
   }
 }
-
-export type { ControlMessage };

@@ -1,12 +1,12 @@
 import { ControlServer } from "../comm/control.js";
 import type { RunKeys } from "../comm/security.js";
-import { workerMessageSchema } from "../protocol/messages.js";
-import type { CoordinatorLink } from "./session.js";
+import { type CoordinatorLink, withByteLengths } from "../protocol/link.js";
+import { type CoordinatorMessage, workerMessageSchema } from "../protocol/messages.js";
 
 /**
  * The coordinator's end of the control channel: comm's ControlServer speaking the run's vocabulary
- * (protocol.ts). Sends never throw (a worker that is gone is the session's business, noticed by its exit
- * or its silence), and frames get their declared byte lengths here, once.
+ * (src/protocol). Sends never throw (a worker that is gone is the session's business, noticed by its exit
+ * or its silence).
  */
 export async function openCoordinatorLink(options: {
   bind: string;
@@ -14,10 +14,10 @@ export async function openCoordinatorLink(options: {
   keys?: RunKeys;
 }): Promise<CoordinatorLink & { close(): void }> {
   const host = options.bind.includes(":") ? `[${options.bind}]` : options.bind;
-  const server = await ControlServer.listen(`tcp://${host}:${options.port}`, {
-    keys: options.keys,
-    schema: workerMessageSchema,
-  });
+  const server = await ControlServer.listen<typeof workerMessageSchema, CoordinatorMessage>(
+    `tcp://${host}:${options.port}`,
+    { keys: options.keys, schema: workerMessageSchema },
+  );
   let handler: Parameters<CoordinatorLink["onMessage"]>[0] = () => {};
   void (async () => {
     for await (const { from, message, frames } of server) handler(from, message, frames);
@@ -28,9 +28,7 @@ export async function openCoordinatorLink(options: {
       handler = h;
     },
     send: async (peer, message, frames = []) => {
-      const withLengths = frames.length > 0 ? { ...message, byteLengths: frames.map((f) => f.byteLength) } : message;
-      // The schema types what this end receives (workers' messages); what it sends is checked by the workers.
-      await server.send(peer, withLengths as never, frames).catch(() => {});
+      await server.send(peer, withByteLengths(message, frames), frames).catch(() => {});
     },
     close: () => server.close(),
   };

@@ -5,19 +5,10 @@
  * one queue and is handled in order, so the state below is only ever touched by one piece of code.
  */
 
+import type { CoordinatorLink, PeerId } from "../protocol/link.js";
 import type { CoordinatorMessage, RunSpec, StateHeader, WorkerMessage } from "../protocol/messages.js";
 import type { TrainConfig } from "../train/config.js";
 import type { WorkerExit, WorkerSpawnOptions } from "./supervisor.js";
-
-export type PeerId = string;
-
-/** The coordinator's end of the control channel. */
-export interface CoordinatorLink {
-  readonly endpoint: string;
-  send(peer: PeerId, message: CoordinatorMessage, frames?: Uint8Array[]): Promise<void>;
-  /** Registers the one handler of incoming messages (replaces the previous one). */
-  onMessage(handler: (peer: PeerId, message: WorkerMessage, frames: Buffer[]) => void): void;
-}
 
 export type StepMessage = Extract<WorkerMessage, { type: "step" }>;
 

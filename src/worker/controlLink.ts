@@ -1,7 +1,7 @@
 import { ControlClient } from "../comm/control.js";
 import type { RunKeys } from "../comm/security.js";
-import { coordinatorMessageSchema } from "../protocol/messages.js";
-import type { WorkerLink } from "./loop.js";
+import { type WorkerLink, withByteLengths } from "../protocol/link.js";
+import { coordinatorMessageSchema, type WorkerMessage } from "../protocol/messages.js";
 
 /**
  * The worker's end of the control channel: comm's ControlClient speaking the run's vocabulary, remembering
@@ -11,18 +11,14 @@ export async function openWorkerLink(options: {
   endpoint: string;
   keys?: RunKeys;
 }): Promise<WorkerLink & { lastHeard: number; close(): void }> {
-  const client = await ControlClient.connect(options.endpoint, {
+  const client = await ControlClient.connect<typeof coordinatorMessageSchema, WorkerMessage>(options.endpoint, {
     keys: options.keys,
     schema: coordinatorMessageSchema,
   });
   const incoming = client[Symbol.asyncIterator]();
   const link = {
     lastHeard: Date.now(),
-    send: async (message: Parameters<WorkerLink["send"]>[0], frames: Uint8Array[] = []) => {
-      const withLengths = frames.length > 0 ? { ...message, byteLengths: frames.map((f) => f.byteLength) } : message;
-      // The schema types what this end receives (the coordinator's messages); the coordinator checks these.
-      await client.send(withLengths as never, frames);
-    },
+    send: (message: WorkerMessage, frames: Uint8Array[] = []) => client.send(withByteLengths(message, frames), frames),
     receive: async () => {
       const next = await incoming.next();
       if (next.done) throw new Error("the control channel closed");

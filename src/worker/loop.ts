@@ -17,20 +17,14 @@ import { readFlat, writeFlat } from "../model/paramLayout.js";
 import { createUNet, type UNet } from "../model/unet.js";
 import { initBackend } from "../native/backend.js";
 import { installNativeRingArithmetic } from "../native/ringArithmetic.js";
-import type { CoordinatorMessage, RunSpec, StateHeader, WorkerMessage } from "../protocol/messages.js";
+import type { WorkerLink } from "../protocol/link.js";
+import type { CoordinatorMessage, RunSpec, StateHeader } from "../protocol/messages.js";
 import { Rng } from "../random.js";
 import { learningRateAt } from "../train/lrSchedule.js";
 import { makeRunContext, type RunContext, stepSeed } from "../train/runContext.js";
 import { openTrainData, type TrainData } from "../train/trainData.js";
 import { type BatchShape, createTrainer, type Trainer } from "../train/trainer.js";
 import { trainStep } from "../train/trainStep.js";
-
-/** The worker's end of the control channel. */
-export interface WorkerLink {
-  send(message: WorkerMessage, frames?: Uint8Array[]): Promise<void>;
-  /** Next message from the coordinator, with any raw frames that came with it. */
-  receive(): Promise<{ message: CoordinatorMessage; frames: Buffer[] }>;
-}
 
 export interface WorkerOptions {
   localIndex: number;

@@ -45,20 +45,21 @@ import { installNativeRingArithmetic } from "${dist}/../native/ringArithmetic.js
 installNativeRingArithmetic();
 import { ControlServer, ControlClient } from "${dist}/control.js";
 import { runKeysFromEnv } from "${dist}/security.js";
+import { workerMessageSchema } from "${dist}/../protocol/messages.js";
 const keys = runKeysFromEnv();
 const ring = await RingAllReduce.open({ bind: "${bind}", keys, timeoutMs: 30000, log: (l) => console.error(l) });
 let hellos = [];
 let server;
 if (${rank} === 0) {
-  server = await ControlServer.listen("${control}", { keys, log: (l) => console.error(l) });
+  server = await ControlServer.listen("${control}", { keys, schema: workerMessageSchema, log: (l) => console.error(l) });
   const inbox = server[Symbol.asyncIterator]();
   hellos.push((await inbox.next()).value.message.host);
   // the intruder has been knocking for a while; anything it got through would arrive now
   const late = await Promise.race([inbox.next(), new Promise((r) => setTimeout(() => r("none"), 1500))]);
   if (late !== "none") hellos.push(late.value.message.host);
 } else {
-  const client = await ControlClient.connect("${control}", { keys });
-  await client.send({ type: "hello", host: "host-b", pid: process.pid, gpus: 0 });
+  const client = await ControlClient.connect("${control}", { keys, schema: workerMessageSchema });
+  await client.send({ type: "hello", host: "host-b", pid: process.pid, localIndex: -1 });
   client.close();
 }
 await ring.join({ rank: ${rank}, worldSize: 2, next: "${next}" });
@@ -86,7 +87,7 @@ curveControl.connect("tcp://10.200.0.1:7001");
 const ring = new zmq.Push({ linger: 0, sendTimeout: 0 });
 ring.connect("tcp://10.200.0.1:7000");
 const forged = Buffer.from(new Float32Array(50002).fill(1e6).buffer);
-const hello = encodeMessage({ type: "hello", host: "intruder", pid: process.pid, gpus: 0 });
+const hello = encodeMessage({ type: "hello", host: "intruder", pid: process.pid, localIndex: -1 });
 const until = Date.now() + 2500;
 while (Date.now() < until) {
   for (const s of [plainControl, curveControl]) await s.send(hello).catch(() => {});

@@ -1,8 +1,8 @@
 import { pack } from "msgpackr";
 import { afterEach, describe, expect, it } from "vitest";
 import * as zmq from "zeromq";
+import { z } from "zod";
 import { ControlClient, ControlServer, type Incoming } from "../../../src/comm/control.js";
-import type { ControlMessage } from "../../../src/comm/messages.js";
 import { generateRunKeys } from "../../../src/comm/security.js";
 
 const toClose: { close(): void }[] = [];
@@ -36,6 +36,35 @@ function inbox<T>(iterable: AsyncIterable<T>): (ms: number) => Promise<T | "time
   };
 }
 
+/** A vocabulary of this test's own: the channel is generic over the schema it is given. */
+const text = (max: number) => z.string().max(max);
+const testMessage = z.discriminatedUnion("type", [
+  z.object({
+    type: z.literal("hello"),
+    host: text(255),
+    pid: z.number().int(),
+    gpus: z.number().int(),
+    ringEndpoint: text(512).optional(),
+  }),
+  z.object({
+    type: z.literal("assign"),
+    rank: z.number().int(),
+    worldSize: z.number().int(),
+    ringEndpoints: z.array(text(512)).max(64),
+    config: z.record(text(64), z.unknown()),
+  }),
+  z.object({ type: z.literal("heartbeat"), rank: z.number().int().min(0), step: z.number().int().min(0) }),
+  z.object({
+    type: z.literal("state"),
+    step: z.number().int(),
+    what: z.enum(["weights", "stats"]),
+    names: z.array(text(64)).max(16),
+    byteLengths: z.array(z.number().int().min(0)).max(16),
+  }),
+]);
+type ControlMessage = z.infer<typeof testMessage>;
+const schema = testMessage;
+
 const hello: ControlMessage = {
   type: "hello",
   host: "node-a",
@@ -46,8 +75,13 @@ const hello: ControlMessage = {
 
 describe("control channel", () => {
   it("carries hello, assign and a state transfer with raw float32 frames both ways", async () => {
-    const server = track(await ControlServer.listen("tcp://127.0.0.1:0", { log: () => {} }));
-    const client = track(await ControlClient.connect(server.endpoint));
+    const server = track(
+      await ControlServer.listen<typeof schema, ControlMessage>("tcp://127.0.0.1:0", {
+        schema,
+        log: () => {},
+      }),
+    );
+    const client = track(await ControlClient.connect<typeof schema, ControlMessage>(server.endpoint, { schema }));
     const serverIn = inbox(server);
     const clientIn = inbox(client);
     await client.send(hello);
@@ -84,8 +118,8 @@ describe("control channel", () => {
   });
 
   it("refuses frames that do not match the declared byte lengths when sending", async () => {
-    const server = track(await ControlServer.listen("tcp://127.0.0.1:0"));
-    const client = track(await ControlClient.connect(server.endpoint));
+    const server = track(await ControlServer.listen<typeof schema, ControlMessage>("tcp://127.0.0.1:0", { schema }));
+    const client = track(await ControlClient.connect<typeof schema, ControlMessage>(server.endpoint, { schema }));
     expect(() =>
       client.send({ type: "state", step: 1, what: "weights", names: ["w"], byteLengths: [8] }, [new Float32Array(3)]),
     ).toThrow(/byteLengths/);
@@ -94,7 +128,8 @@ describe("control channel", () => {
   it("rejects malformed and oversized messages, logs them, and keeps serving", async () => {
     const lines: string[] = [];
     const server = track(
-      await ControlServer.listen("tcp://127.0.0.1:0", {
+      await ControlServer.listen<typeof schema, ControlMessage>("tcp://127.0.0.1:0", {
+        schema,
         log: (l) => lines.push(l),
         limits: { maxMessageBytes: 64 * 1024, maxHeaderBytes: 4096 },
       }),
@@ -134,7 +169,7 @@ describe("control channel", () => {
       pack({ type: "state", step: 1, what: "weights", names: ["a"], byteLengths: [100_000] }),
       Buffer.alloc(100_000),
     ]);
-    const good = track(await ControlClient.connect(server.endpoint));
+    const good = track(await ControlClient.connect<typeof schema, ControlMessage>(server.endpoint, { schema }));
     await good.send({ type: "heartbeat", rank: 4, step: 1 });
     const next = (await serverIn(5000)) as Incoming<ControlMessage>;
     expect(next.message).toEqual({ type: "heartbeat", rank: 4, step: 1 });
@@ -145,16 +180,24 @@ describe("control channel", () => {
   it("with CURVE, lets a client holding the run key in and refuses peers without it", async () => {
     const keys = generateRunKeys();
     const lines: string[] = [];
-    const server = track(await ControlServer.listen("tcp://127.0.0.1:0", { keys, log: (l) => lines.push(l) }));
+    const server = track(
+      await ControlServer.listen<typeof schema, ControlMessage>("tcp://127.0.0.1:0", {
+        schema,
+        keys,
+        log: (l) => lines.push(l),
+      }),
+    );
     const serverIn = inbox(server);
 
-    const plaintext = track(await ControlClient.connect(server.endpoint));
+    const plaintext = track(await ControlClient.connect<typeof schema, ControlMessage>(server.endpoint, { schema }));
     await plaintext.send({ type: "heartbeat", rank: 1, step: 1 });
-    const otherRun = track(await ControlClient.connect(server.endpoint, { keys: generateRunKeys() }));
+    const otherRun = track(
+      await ControlClient.connect<typeof schema, ControlMessage>(server.endpoint, { schema, keys: generateRunKeys() }),
+    );
     await otherRun.send({ type: "heartbeat", rank: 2, step: 2 });
     expect(await serverIn(1000)).toBe("timeout");
 
-    const member = track(await ControlClient.connect(server.endpoint, { keys }));
+    const member = track(await ControlClient.connect<typeof schema, ControlMessage>(server.endpoint, { schema, keys }));
     await member.send({ type: "heartbeat", rank: 3, step: 3 });
     const got = (await serverIn(5000)) as Incoming<ControlMessage>;
     expect(got.message).toEqual({ type: "heartbeat", rank: 3, step: 3 });
@@ -163,6 +206,6 @@ describe("control channel", () => {
   });
 
   it("refuses to listen beyond loopback without keys", async () => {
-    await expect(ControlServer.listen("tcp://0.0.0.0:0")).rejects.toThrow(/CURVE/);
+    await expect(ControlServer.listen("tcp://0.0.0.0:0", { schema })).rejects.toThrow(/CURVE/);
   });
 });

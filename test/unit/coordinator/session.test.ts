@@ -3,15 +3,9 @@
  * each coordinator message to an in-memory worker that answers as worker/loop.ts does.
  */
 import { describe, expect, it } from "vitest";
-import {
-  type CoordinatorLink,
-  type PeerId,
-  runSession,
-  type SessionInput,
-  StopSignal,
-  type WorkerPool,
-} from "../../../src/coordinator/session.js";
+import { runSession, type SessionInput, StopSignal, type WorkerPool } from "../../../src/coordinator/session.js";
 import type { WorkerExit, WorkerSpawnOptions } from "../../../src/coordinator/supervisor.js";
+import type { CoordinatorLink, PeerId } from "../../../src/protocol/link.js";
 import type { CoordinatorMessage, RunSpec, StateHeader, WorkerMessage } from "../../../src/protocol/messages.js";
 import { defaultConfig, type TrainConfig } from "../../../src/train/config.js";
 
