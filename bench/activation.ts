@@ -13,13 +13,9 @@
  */
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs";
-import {
-  batchNormReluGradPlain,
-  batchNormReluInfer,
-  batchNormReluTrain,
-  KERNEL_GRAD,
-} from "../src/model/ops/batchNormRelu.js";
-import { KERNEL_LOSS, KERNEL_LOSS_GRAD, softDiceLossGradPlain, softDiceLossPlain } from "../src/model/ops/softDice.js";
+import { batchNormReluGradPlain, batchNormReluInfer, batchNormReluTrain } from "../src/model/ops/batchNormRelu.js";
+import { softDiceLossGradPlain, softDiceLossPlain } from "../src/model/ops/softDice.js";
+import { VoxKernel } from "../src/native/kernelNames.js";
 import { registerNativeKernels, unregisterNativeKernels } from "../src/native/register.js";
 import { Rng } from "../src/random.js";
 import { medianSeconds, nativeCpuBackend } from "./timing.js";
@@ -68,7 +64,7 @@ function activationCases(shape: number[]): ActivationCase[] {
     {
       label: "VoxBatchNormReluGrad",
       elements: size,
-      native: () => tf.engine().runKernel(KERNEL_GRAD, gradInputs, { ...attrs }) as tf.Tensor[],
+      native: () => tf.engine().runKernel(VoxKernel.BatchNormReluGrad, gradInputs, { ...attrs }) as tf.Tensor[],
       plain: () => batchNormReluGradPlain(other, x, gamma, mean, variance, y, attrs.epsilon, attrs.relu),
     },
     {
@@ -79,14 +75,16 @@ function activationCases(shape: number[]): ActivationCase[] {
     {
       label: "VoxSoftDiceLoss (K=3)",
       elements: logits.size,
-      native: () => tf.engine().runKernel(KERNEL_LOSS, { logits, labels }, { smooth: 1e-5 }) as tf.Tensor[],
+      native: () => tf.engine().runKernel(VoxKernel.SoftDiceLoss, { logits, labels }, { smooth: 1e-5 }) as tf.Tensor[],
       plain: () => Object.values(softDiceLossPlain(logits, labels, 1e-5)),
     },
     {
       label: "VoxSoftDiceLossGrad (K=3)",
       elements: logits.size,
       native: () =>
-        tf.engine().runKernel(KERNEL_LOSS_GRAD, { dloss, probs: dice.probs, labels, ...sums(dice) }, { smooth: 1e-5 }),
+        tf
+          .engine()
+          .runKernel(VoxKernel.SoftDiceLossGrad, { dloss, probs: dice.probs, labels, ...sums(dice) }, { smooth: 1e-5 }),
       plain: () => softDiceLossGradPlain(dloss, dice.probs, labels, dice.intersect, dice.predSum, dice.truthSum, 1e-5),
     },
     { label: "Concat (last axis, 2 inputs)", elements: 2 * size, ...same(() => tf.concat([x, other], -1)) },

@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import type { NativeAddon } from "./addon.js";
+import type { NativeKernelConfig } from "./kernelConfig.js";
 import { addConfig } from "./kernels/Add.js";
 import { addNConfig } from "./kernels/AddN.js";
 import { concatConfig } from "./kernels/Concat.js";
@@ -17,16 +18,6 @@ import { voxBatchNormReluInferConfig } from "./kernels/VoxBatchNormReluInfer.js"
 import { voxBatchNormReluTrainConfig } from "./kernels/VoxBatchNormReluTrain.js";
 import { voxSoftDiceLossConfig } from "./kernels/VoxSoftDiceLoss.js";
 import { voxSoftDiceLossGradConfig } from "./kernels/VoxSoftDiceLossGrad.js";
-
-/**
- * A native kernel for the tfjs cpu backend: pure data, as tfjs-backend-cpu's own KernelConfigs are.
- * `make` receives the loaded addon and the cpu backend's own kernel of that name (undefined for voxring's own
- * kernels), which the native kernel calls for the cases it does not handle (other dtypes, broadcasting, ...).
- */
-export interface NativeKernelConfig {
-  kernelName: string;
-  make: (addon: NativeAddon, fallback: tf.KernelFunc | undefined) => tf.KernelFunc;
-}
 
 /** Every native kernel, one file each in ./kernels (explicit list, as tfjs-backend-cpu's register_all_kernels). */
 const nativeKernelConfigs: NativeKernelConfig[] = [

@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
+import { type BatchNormReluAttrs, VoxKernel } from "../../native/kernelNames.js";
 import { fusedOrPlain, hasKernel, reclaim } from "./kernel.js";
 
 /**
@@ -10,16 +11,7 @@ import { fusedOrPlain, hasKernel, reclaim } from "./kernel.js";
  * contract (notes/contracts.md), which the unit tests pin down against finite differences.
  */
 
-export interface BatchNormReluAttrs {
-  epsilon: number;
-  relu: boolean;
-}
-
 export const DEFAULT_BN_EPSILON = 1e-5;
-
-export const KERNEL_TRAIN = "VoxBatchNormReluTrain";
-export const KERNEL_GRAD = "VoxBatchNormReluGrad";
-export const KERNEL_INFER = "VoxBatchNormReluInfer";
 
 // ---- plain tfjs reference implementations (also what the native kernels are tested against) ----
 
@@ -98,7 +90,7 @@ export function batchNormReluInferPlain(
 // ---- dispatch: the native kernel when registered on the active backend, else the plain version ----
 
 function trainForward(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, attrs: BatchNormReluAttrs) {
-  return fusedOrPlain(KERNEL_TRAIN, { x, gamma, beta }, { ...attrs }, ["y", "mean", "variance"], () =>
+  return fusedOrPlain(VoxKernel.BatchNormReluTrain, { x, gamma, beta }, { ...attrs }, ["y", "mean", "variance"], () =>
     batchNormReluTrainPlain(x, gamma, beta, attrs.epsilon, attrs.relu),
   );
 }
@@ -112,8 +104,12 @@ function trainBackward(
   y: tf.Tensor,
   attrs: BatchNormReluAttrs,
 ) {
-  return fusedOrPlain(KERNEL_GRAD, { dy, x, gamma, mean, variance, y }, { ...attrs }, ["dx", "dgamma", "dbeta"], () =>
-    batchNormReluGradPlain(dy, x, gamma, mean, variance, y, attrs.epsilon, attrs.relu),
+  return fusedOrPlain(
+    VoxKernel.BatchNormReluGrad,
+    { dy, x, gamma, mean, variance, y },
+    { ...attrs },
+    ["dx", "dgamma", "dbeta"],
+    () => batchNormReluGradPlain(dy, x, gamma, mean, variance, y, attrs.epsilon, attrs.relu),
   );
 }
 
@@ -165,8 +161,8 @@ export function batchNormReluInfer<T extends tf.Tensor>(
   variance: tf.Tensor1D,
   attrs: BatchNormReluAttrs,
 ): T {
-  if (hasKernel(KERNEL_INFER)) {
-    return tf.engine().runKernel(KERNEL_INFER, { x, gamma, beta, mean, variance }, { ...attrs }) as T;
+  if (hasKernel(VoxKernel.BatchNormReluInfer)) {
+    return tf.engine().runKernel(VoxKernel.BatchNormReluInfer, { x, gamma, beta, mean, variance }, { ...attrs }) as T;
   }
   return batchNormReluInferPlain(x, gamma, beta, mean, variance, attrs.epsilon, attrs.relu) as T;
 }

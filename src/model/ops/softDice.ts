@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
+import { type SoftDiceAttrs, VoxKernel } from "../../native/kernelNames.js";
 import { fusedOrPlain, hasKernel } from "./kernel.js";
 
 /**
@@ -12,9 +13,6 @@ import { fusedOrPlain, hasKernel } from "./kernel.js";
  */
 
 export const DEFAULT_DICE_SMOOTH = 1e-5;
-
-export const KERNEL_LOSS = "VoxSoftDiceLoss";
-export const KERNEL_LOSS_GRAD = "VoxSoftDiceLossGrad";
 
 export interface SoftDiceForward {
   loss: tf.Scalar;
@@ -73,9 +71,9 @@ export function softDiceLossGradPlain(
 
 function forward(logits: tf.Tensor, labels: tf.Tensor, smooth: number): SoftDiceForward {
   return fusedOrPlain(
-    KERNEL_LOSS,
+    VoxKernel.SoftDiceLoss,
     { logits, labels },
-    { smooth },
+    { smooth } satisfies SoftDiceAttrs,
     ["loss", "probs", "intersect", "predSum", "truthSum"],
     () => softDiceLossPlain(logits, labels, smooth),
   );
@@ -90,10 +88,10 @@ function backward(
   truthSum: tf.Tensor1D,
   smooth: number,
 ): tf.Tensor {
-  if (hasKernel(KERNEL_LOSS_GRAD)) {
-    return tf
-      .engine()
-      .runKernel(KERNEL_LOSS_GRAD, { dloss, probs, labels, intersect, predSum, truthSum }, { smooth }) as tf.Tensor;
+  if (hasKernel(VoxKernel.SoftDiceLossGrad)) {
+    return tf.engine().runKernel(VoxKernel.SoftDiceLossGrad, { dloss, probs, labels, intersect, predSum, truthSum }, {
+      smooth,
+    } satisfies SoftDiceAttrs) as tf.Tensor;
   }
   return softDiceLossGradPlain(dloss, probs, labels, intersect, predSum, truthSum, smooth);
 }

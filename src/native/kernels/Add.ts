@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
-import type { NativeKernelConfig } from "../register.js";
+import type { NativeKernelConfig } from "../kernelConfig.js";
 import { broadcastBinaryKernel } from "./broadcast.js";
 
 /** Add, float32, same shape or a trailing broadcast (native/src/Add.cc): gradient accumulation on skips. */

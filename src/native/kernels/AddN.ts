@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
-import type { NativeKernelConfig } from "../register.js";
+import type { NativeKernelConfig } from "../kernelConfig.js";
 import { type CpuBackendLike, float32Values, runFallback } from "./cpuTensors.js";
 
 /** AddN, float32 tensors of one shape, added tile by tile (native/src/Add.cc). */

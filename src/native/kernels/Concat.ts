@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
-import type { NativeKernelConfig } from "../register.js";
+import type { NativeKernelConfig } from "../kernelConfig.js";
 import { allocateValues, type CpuBackendLike, runFallback, typedValues } from "./cpuTensors.js";
 
 /**

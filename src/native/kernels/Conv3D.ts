@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
-import type { NativeKernelConfig } from "../register.js";
+import type { NativeKernelConfig } from "../kernelConfig.js";
 import { convGeometry, runWindowKernel, type Shape5 } from "./convGeometry.js";
 
 /** Conv3D forward on oneDNN (native/src/Conv3D.cc); dilated or NCDHW convolutions run the plain kernel. */

@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
-import type { NativeKernelConfig } from "../register.js";
+import type { NativeKernelConfig } from "../kernelConfig.js";
 import { poolGeometry, runWindowKernel, type Shape5 } from "./convGeometry.js";
 
 /** MaxPool3D, NDHWC, hand-written OpenMP loops (native/src/MaxPool3D.cc) with tfjs's semantics. */

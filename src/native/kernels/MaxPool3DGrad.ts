@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
-import type { NativeKernelConfig } from "../register.js";
+import type { NativeKernelConfig } from "../kernelConfig.js";
 import { poolGeometry, runWindowKernel, type Shape5, shapeIs } from "./convGeometry.js";
 
 /**

@@ -1,17 +1,18 @@
-import type { NativeKernelConfig } from "../register.js";
+import type { NativeKernelConfig } from "../kernelConfig.js";
+import { type BatchNormReluAttrs, VoxKernel } from "../kernelNames.js";
 import { type CpuBackendLike, type KernelInputs, requireFloat32 } from "./cpuTensors.js";
-import { type BatchNormReluKernelAttrs, rowsAndChannels } from "./VoxBatchNormReluTrain.js";
+import { rowsAndChannels } from "./VoxBatchNormReluTrain.js";
 
 /**
  * VoxBatchNormReluGrad: {dy, x, gamma, mean, variance, y} → [dx, dgamma [C], dbeta [C]], the ReLU mask read
  * from y > 0; two passes (per-channel sums, then dx) in native/src/VoxBatchNormRelu.cc.
  */
 export const voxBatchNormReluGradConfig: NativeKernelConfig = {
-  kernelName: "VoxBatchNormReluGrad",
+  kernelName: VoxKernel.BatchNormReluGrad,
   make: (addon) => (args) => {
     const backend = args.backend as CpuBackendLike;
     const inputs = args.inputs as KernelInputs<"dy" | "x" | "gamma" | "mean" | "variance" | "y">;
-    const { epsilon, relu } = args.attrs as unknown as BatchNormReluKernelAttrs;
+    const { epsilon, relu } = args.attrs as unknown as BatchNormReluAttrs;
     const { rows, channels } = rowsAndChannels(inputs.x.shape);
     const values = (name: keyof typeof inputs) =>
       requireFloat32(backend, inputs[name], `VoxBatchNormReluGrad: ${name}`);

@@ -1,11 +1,6 @@
-import type { NativeKernelConfig } from "../register.js";
+import type { NativeKernelConfig } from "../kernelConfig.js";
+import { type BatchNormReluAttrs, VoxKernel } from "../kernelNames.js";
 import { type CpuBackendLike, type KernelInputs, requireFloat32 } from "./cpuTensors.js";
-
-/** Attributes shared by the three VoxBatchNormRelu* kernels (the project contract). */
-export interface BatchNormReluKernelAttrs {
-  epsilon: number;
-  relu: boolean;
-}
 
 /** Channels-last x seen as rows × channels, the shape every VoxBatchNormRelu* kernel works on. */
 export function rowsAndChannels(shape: number[]): { rows: number; channels: number } {
@@ -19,11 +14,11 @@ export function rowsAndChannels(shape: number[]): { rows: number; channels: numb
  * statistics over N·D·H·W and normalisation in native/src/VoxBatchNormRelu.cc.
  */
 export const voxBatchNormReluTrainConfig: NativeKernelConfig = {
-  kernelName: "VoxBatchNormReluTrain",
+  kernelName: VoxKernel.BatchNormReluTrain,
   make: (addon) => (args) => {
     const backend = args.backend as CpuBackendLike;
     const { x, gamma, beta } = args.inputs as KernelInputs<"x" | "gamma" | "beta">;
-    const { epsilon, relu } = args.attrs as unknown as BatchNormReluKernelAttrs;
+    const { epsilon, relu } = args.attrs as unknown as BatchNormReluAttrs;
     const { rows, channels } = rowsAndChannels(x.shape);
     const y = new Float32Array(rows * channels);
     const mean = new Float32Array(channels);

@@ -1,5 +1,6 @@
 import type * as tf from "@tensorflow/tfjs";
-import type { NativeKernelConfig } from "../register.js";
+import type { NativeKernelConfig } from "../kernelConfig.js";
+import { type SoftDiceAttrs, VoxKernel } from "../kernelNames.js";
 import { type CpuBackendLike, int32Values, type KernelInputs, requireFloat32 } from "./cpuTensors.js";
 
 /** Labels of the Dice kernels: int32 class indices, one per voxel. */
@@ -14,11 +15,11 @@ export function requireLabels(backend: CpuBackendLike, labels: tf.TensorInfo, wh
  * predSum [K], truthSum [K]]: softmax and the Dice sums in one pass (native/src/VoxSoftDiceLoss.cc).
  */
 export const voxSoftDiceLossConfig: NativeKernelConfig = {
-  kernelName: "VoxSoftDiceLoss",
+  kernelName: VoxKernel.SoftDiceLoss,
   make: (addon) => (args) => {
     const backend = args.backend as CpuBackendLike;
     const { logits, labels } = args.inputs as KernelInputs<"logits" | "labels">;
-    const { smooth } = args.attrs as unknown as { smooth: number };
+    const { smooth } = args.attrs as unknown as SoftDiceAttrs;
     const classes = logits.shape[logits.shape.length - 1];
     const voxels = labels.shape.reduce((a, b) => a * b, 1);
     const probs = new Float32Array(voxels * classes);

@@ -1,4 +1,5 @@
-import type { NativeKernelConfig } from "../register.js";
+import type { NativeKernelConfig } from "../kernelConfig.js";
+import { type SoftDiceAttrs, VoxKernel } from "../kernelNames.js";
 import { type CpuBackendLike, type KernelInputs, requireFloat32 } from "./cpuTensors.js";
 import { requireLabels } from "./VoxSoftDiceLoss.js";
 
@@ -7,11 +8,11 @@ import { requireLabels } from "./VoxSoftDiceLoss.js";
  * over the voxels (native/src/VoxSoftDiceLoss.cc).
  */
 export const voxSoftDiceLossGradConfig: NativeKernelConfig = {
-  kernelName: "VoxSoftDiceLossGrad",
+  kernelName: VoxKernel.SoftDiceLossGrad,
   make: (addon) => (args) => {
     const backend = args.backend as CpuBackendLike;
     const inputs = args.inputs as KernelInputs<"dloss" | "probs" | "labels" | "intersect" | "predSum" | "truthSum">;
-    const { smooth } = args.attrs as unknown as { smooth: number };
+    const { smooth } = args.attrs as unknown as SoftDiceAttrs;
     const values = (name: "dloss" | "probs" | "intersect" | "predSum" | "truthSum") =>
       requireFloat32(backend, inputs[name], `VoxSoftDiceLossGrad: ${name}`);
     const classes = inputs.probs.shape[inputs.probs.shape.length - 1];

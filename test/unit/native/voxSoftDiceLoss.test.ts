@@ -1,8 +1,9 @@
 import * as tf from "@tensorflow/tfjs";
 import { describe, expect, it } from "vitest";
 import { hasKernel } from "../../../src/model/ops/kernel.js";
-import { KERNEL_LOSS, softDiceLoss, softDiceLossPlain } from "../../../src/model/ops/softDice.js";
+import { softDiceLoss, softDiceLossPlain } from "../../../src/model/ops/softDice.js";
 import { loadNative } from "../../../src/native/addon.js";
+import { VoxKernel } from "../../../src/native/kernelNames.js";
 import { Rng } from "../../../src/random.js";
 import { centralDifference, randomArray, relativeError } from "../model/gradcheck.js";
 import { addonCalls, expectNativeMatchesPlain, onCpuBackend, randomTensor, useNative } from "./nativeHarness.js";
@@ -35,11 +36,11 @@ describe("VoxSoftDiceLoss", () => {
     const logits = randomTensor([...shape, classes], 50 + classes).mul(2);
     const labels = randomLabels(shape, classes, 51);
     expectNativeMatchesPlain("softDiceLoss", () => {
-      if (!hasKernel(KERNEL_LOSS)) {
+      if (!hasKernel(VoxKernel.SoftDiceLoss)) {
         const plain = softDiceLossPlain(logits, labels, smooth);
         return [plain.loss, plain.probs, plain.intersect, plain.predSum, plain.truthSum];
       }
-      return tf.engine().runKernel(KERNEL_LOSS, { logits, labels }, { smooth }) as tf.Tensor[];
+      return tf.engine().runKernel(VoxKernel.SoftDiceLoss, { logits, labels }, { smooth }) as tf.Tensor[];
     });
   });
 
@@ -59,7 +60,7 @@ describe("VoxSoftDiceLoss reproducibility", () => {
     useNative();
     const run = (threads: number) => {
       const before = addon.setNumThreads(threads);
-      const out = tf.engine().runKernel(KERNEL_LOSS, { logits, labels }, { smooth }) as tf.Tensor[];
+      const out = tf.engine().runKernel(VoxKernel.SoftDiceLoss, { logits, labels }, { smooth }) as tf.Tensor[];
       addon.setNumThreads(before);
       return [out[0], ...out.slice(2)].flatMap((t) => [...t.dataSync()]);
     };
