@@ -16,7 +16,7 @@ import { generateRunKeys, isLoopbackEndpoint, type RunKeys, runKeysToEnv, writeR
 import { inputError } from "../errors.js";
 import { joinFlat, paramLayout, splitFlat } from "../model/paramLayout.js";
 import { initBackend } from "../native/backend.js";
-import type { RunSpec, StateHeader } from "../protocol/messages.js";
+import { type RunSpec, type StateHeader, workerSettings } from "../protocol/messages.js";
 import {
   type Checkpoint,
   listCheckpoints,
@@ -125,7 +125,7 @@ export async function runTraining(config: TrainConfig, options: { resume: string
 
   // ---- what happens to each snapshot: checkpoint now, validation after (the ranks keep training)
   const run: RunSpec = {
-    config,
+    config: workerSettings(config),
     dataDir: data.dir,
     trainCases: data.trainIndices,
     inChannels: data.inChannels,

@@ -23,9 +23,32 @@ const count = int.min(0);
 /** Byte length of each raw frame sent after the message (the control codec checks them); links fill it in. */
 const byteLengths = z.array(count).max(8).optional();
 
+/** The settings a worker trains by: only these travel (the coordinator's own stay with it). */
+export const workerSettingsSchema = trainSettingsSchema.pick({
+  backend: true,
+  channels: true,
+  lr: true,
+  lrSchedule: true,
+  amp: true,
+  deterministic: true,
+  seed: true,
+  epochs: true,
+  patch: true,
+  batch: true,
+  cacheRate: true,
+  checksumEvery: true,
+});
+export type WorkerSettings = z.infer<typeof workerSettingsSchema>;
+
+/** The worker's share of a run's settings. */
+export function workerSettings(config: WorkerSettings): WorkerSettings {
+  const keys = Object.keys(workerSettingsSchema.shape) as (keyof WorkerSettings)[];
+  return Object.fromEntries(keys.map((k) => [k, config[k]])) as WorkerSettings;
+}
+
 /** What a worker needs to know about the run (sent with assign). */
 export const runSpecSchema = z.object({
-  config: trainSettingsSchema,
+  config: workerSettingsSchema,
   dataDir: z.string(),
   trainCases: z.array(count).max(100_000),
   inChannels: int.min(1).max(64),
