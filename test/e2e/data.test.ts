@@ -3,11 +3,13 @@
  * files make inspect exit 2 with one stderr line naming the file.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { gzipSync } from "node:zlib";
+import { finished } from "node:stream/promises";
+import { createGzip, gzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
+import { encodeNifti } from "../../src/data/nifti/index.js";
 import { cli } from "./trainHelpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "voxring-e2e-data-"));
@@ -57,7 +59,12 @@ describe("orchestrate synth / inspect / bench data", () => {
     [
       "truncated gzip",
       "cut.nii.gz",
-      gzipSync(Buffer.from(Array.from({ length: 5000 }, (_, i) => (i * 7919) % 251))).subarray(0, 300),
+      gzipSync(
+        encodeNifti("cut.nii", {
+          shape: [10, 10, 50],
+          data: Float32Array.from({ length: 5000 }, (_, i) => (i * 7919) % 251),
+        }),
+      ).subarray(0, 300),
       /truncated gzip/,
     ],
     ["missing file", "absent.nii.gz", null, /no such file/],
@@ -73,6 +80,43 @@ describe("orchestrate synth / inspect / bench data", () => {
       expect(lines.length).toBe(1);
       expect(lines[0]).toContain(path);
       expect(lines[0]).toMatch(message);
+    });
+  }
+
+  // A header of 16×16×8 uint8 (2400 bytes with the header) over 256 MiB of zeros: ~250 KB on disk.
+  const header = encodeNifti("h.nii", { shape: [16, 16, 8], data: new Uint8Array(16 * 16 * 8) });
+  it("inspect on a gzip bomb: exit 2 at once naming the file, without inflating the payload", async () => {
+    const path = join(dir, "bomb.nii.gz");
+    const gz = createGzip({ level: 9 });
+    const out = gz.pipe(createWriteStream(path));
+    gz.write(header);
+    const block = Buffer.alloc(1 << 20);
+    for (let i = 0; i < 256; i++) if (!gz.write(block)) await new Promise((r) => gz.once("drain", r));
+    gz.end();
+    await finished(out);
+    const r = orchestrate("inspect", path, "--json");
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe("");
+    const lines = r.stderr.trim().split("\n");
+    expect(lines).toEqual([expect.stringContaining(path)]);
+    expect(lines[0]).toMatch(/inflates past the 2400 bytes its header describes/);
+  });
+
+  for (const [what, value] of [
+    ["infinite", Infinity],
+    ["zero", 0],
+    ["negative", -1.5],
+  ] as const) {
+    it(`inspect on a file with ${what} pixdim: exit 2, one line naming the file and the field`, () => {
+      const bytes = header.slice();
+      new DataView(bytes.buffer).setFloat32(84, value, true); // pixdim[2]
+      const path = join(dir, `pixdim-${what}.nii.gz`);
+      writeFileSync(path, gzipSync(bytes));
+      const r = orchestrate("inspect", path, "--json");
+      expect(r.status).toBe(2);
+      expect(r.stdout).toBe("");
+      expect(r.stderr.trim().split("\n")).toEqual([expect.stringContaining(path)]);
+      expect(r.stderr).toContain(`bad voxel spacing pixdim[2] = ${value}`);
     });
   }
 
