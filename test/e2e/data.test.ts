@@ -3,7 +3,7 @@
  * files make inspect exit 2 with one stderr line naming the file.
  */
 import { spawnSync } from "node:child_process";
-import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createWriteStream, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { finished } from "node:stream/promises";
@@ -128,5 +128,39 @@ describe("orchestrate synth / inspect / bench data", () => {
     const r = orchestrate("bench", "data", "--data", broken, "--json");
     expect(r.status).toBe(2);
     expect(r.stderr.trim().split("\n")).toEqual([expect.stringContaining(label)]);
+  });
+
+  it("check on a good dataset: exit 0, what it checked; on a bad one: exit 2, one stderr line per bad case", () => {
+    const good = orchestrate("check", "--data", data);
+    expect(good.stderr).toBe("");
+    expect(good.status).toBe(0);
+    expect(good.stdout).toContain("2 training case(s) checked");
+    expect(good.stdout).toContain("channels: 2 (0: T2, 1: ADC)");
+    expect(good.stdout).toMatch(/labels: \{0: background/);
+    expect(good.stdout).toContain("checks:");
+
+    const bad = join(dir, "badset");
+    orchestrate("synth", "--out", bad, "--cases", "4", "--seed", "2");
+    const wrongGrid = join(bad, "labelsTr", "prostate_01.nii.gz");
+    writeFileSync(wrongGrid, gzipSync(encodeNifti("l.nii", { shape: [4, 4, 4], data: new Uint8Array(64) })));
+    const garbage = join(bad, "imagesTr", "prostate_03.nii.gz");
+    writeFileSync(garbage, gzipSync(Buffer.from("garbage".repeat(100))));
+    const r = orchestrate("check", "--data", bad);
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr.trim().split("\n")).toEqual([
+      expect.stringMatching(new RegExp(`^orchestrate: prostate_01: ${wrongGrid}: shape 4×4×4 does not match image`)),
+      expect.stringMatching(new RegExp(`^orchestrate: prostate_03: ${garbage}: not a NIfTI file`)),
+    ]);
+
+    // train runs the same check first: exit 2 naming the first bad case, nothing written into --out
+    const out = join(dir, "refused-run");
+    const t = orchestrate("train", "--data", bad, "--out", out, "--preset", "smoke", "--gpus", "1");
+    expect(t.status).toBe(2);
+    expect(t.stderr.trim().split("\n").at(-1)).toMatch(
+      new RegExp(`^orchestrate: ${bad}: dataset check failed for 2 of 4 case\\(s\\), first prostate_01: ${wrongGrid}`),
+    );
+    expect(t.stderr + t.stdout).not.toMatch(/worker|coordinator listening|metrics:/);
+    expect(existsSync(out) ? readdirSync(out) : []).toEqual([]);
   });
 });
