@@ -157,9 +157,13 @@ describe("orchestrate synth / inspect / bench data", () => {
     const out = join(dir, "refused-run");
     const t = orchestrate("train", "--data", bad, "--out", out, "--preset", "smoke", "--gpus", "1");
     expect(t.status).toBe(2);
-    expect(t.stderr.trim().split("\n").at(-1)).toMatch(
-      new RegExp(`^orchestrate: ${bad}: dataset check failed for 2 of 4 case\\(s\\), first prostate_01: ${wrongGrid}`),
-    );
+    expect(t.stderr.trim().split("\n")).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^orchestrate: ${bad}: dataset check failed for 2 of 4 case\\(s\\), first prostate_01: ${wrongGrid}`,
+        ),
+      ),
+    ]);
     expect(t.stderr + t.stdout).not.toMatch(/worker|coordinator listening|metrics:/);
     expect(existsSync(out) ? readdirSync(out) : []).toEqual([]);
   });
