@@ -4,9 +4,18 @@
  */
 export class InputError extends Error {
   override readonly name = "InputError";
+
+  /** `where` and `what` of inputError(), for reports that list several problems (data/check.ts). */
+  constructor(
+    message: string,
+    readonly where?: string,
+    readonly what?: string,
+  ) {
+    super(message);
+  }
 }
 
 /** Formats `where: what` so that every message names the file or option at fault. */
 export function inputError(where: string, what: string): InputError {
-  return new InputError(`${where}: ${what}`);
+  return new InputError(`${where}: ${what}`, where, what);
 }

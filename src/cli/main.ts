@@ -5,6 +5,7 @@
  *   orchestrate train --gpus 4 --data Task05_Prostate --out runs/p1
  *   orchestrate synth --out data/synth --cases 32 --seed 1
  *   orchestrate inspect imagesTr/prostate_00.nii.gz --json
+ *   orchestrate check --data data/Task05_Prostate
  *   orchestrate export --run runs/p1 --out bundles/p1
  *   orchestrate predict --model bundles/p1 --in case.nii.gz --out mask.nii.gz --png mask.png
  *   orchestrate bench step --json
@@ -13,6 +14,7 @@
 import yargs, { type ArgumentsCamelCase, type Argv } from "yargs";
 import { InputError } from "../errors.js";
 import { benchCommand } from "./bench.js";
+import { checkCommand } from "./check.js";
 import type { AnyCommandSpec } from "./command.js";
 import { exportCommand } from "./export.js";
 import { inspectCommand } from "./inspect.js";
@@ -26,6 +28,7 @@ export const commands = {
   train: trainCommand,
   synth: synthCommand,
   inspect: inspectCommand,
+  check: checkCommand,
   export: exportCommand,
   predict: predictCommand,
   bench: benchCommand,

@@ -3,6 +3,7 @@
  * names, the seeded train / validation split, each epoch's shards, and the validation volumes it
  * preprocesses itself. Workers load their training cases on their own (worker/trainData.ts).
  */
+import { requireCheckedDataset } from "../data/check.js";
 import { type DecathlonDataset, loadDecathlon, splitCases } from "../data/decathlon.js";
 import { preprocessCase } from "../data/preprocess.js";
 import { shardEpoch } from "../data/sharding.js";
@@ -31,8 +32,11 @@ export interface RunData {
   loadValidationCases(): Promise<ValidationCase[]>;
 }
 
+/** The run's dataset, checked case by case first (data/check.ts): a bad case refuses the run, naming it. */
 export async function prepareRunData(config: TrainConfig, log: (line: string) => void): Promise<RunData> {
   const dir = config.data ?? (await ensureSyntheticDataset(config.seed, config.synthCases, log));
+  const checked = await requireCheckedDataset(dir);
+  log(`data check: ${checked.cases} cases passed in ${checked.seconds.toFixed(1)} s`);
   const dataset = await loadDecathlon(dir);
   return describeRunData(dataset, config);
 }

@@ -48,15 +48,15 @@ export async function runTraining(config: TrainConfig, options: { resume: string
   if (!options.resume && listCheckpoints(runDir).length > 0) {
     throw inputError("--out", `${runDir} already holds a run (use --resume ${runDir}, or another --out)`);
   }
-  mkdirSync(runDir, { recursive: true });
-  writeFileAtomic(join(runDir, "config.json"), `${JSON.stringify(config, null, 2)}\n`);
   const progress = new Progress(config.epochs);
   const log = (line: string) => progress.log(line);
-  const events = new EventLog(runDir);
 
-  // ---- data: the dataset (or the cached synthetic one), its split and the validation volumes
+  // ---- data: the dataset (or the cached synthetic one), checked before anything is written or started
   const data = await prepareRunData(config, log);
   log(`data: ${data.dir} (${data.trainCases.length} training, ${data.valCases.length} validation cases)`);
+  mkdirSync(runDir, { recursive: true });
+  writeFileAtomic(join(runDir, "config.json"), `${JSON.stringify(config, null, 2)}\n`);
+  const events = new EventLog(runDir);
 
   // ---- where to start: the last checkpoint of a resumed run, else fresh weights from the seed
   let checkpoint: Checkpoint | null = null;

@@ -32,10 +32,24 @@ const datasetSchema = z.object({
   modality: indexedNames,
   labels: indexedNames,
   training: z.array(z.object({ image: z.string().min(1), label: z.string().min(1) })).min(1),
+  /** Task05 lists test images as paths; some tools write {image} objects. */
+  test: z.array(z.union([z.string().min(1), z.object({ image: z.string().min(1) })])).optional(),
 });
 
+/** dataset.json as parsed, with the test images it lists (unlabelled; training never reads them). */
+export interface DecathlonListing extends DecathlonDataset {
+  testImages: string[];
+}
+
 /** Reads and checks dataset.json and that every training file exists; InputError naming the problem. */
-export async function loadDecathlon(dir: string): Promise<DecathlonDataset> {
+export async function loadDecathlon(dir: string): Promise<DecathlonListing> {
+  const dataset = await readDecathlonJson(dir);
+  await Promise.all(dataset.cases.flatMap((c) => [mustExist(c.image), mustExist(c.label)]));
+  return dataset;
+}
+
+/** Reads and checks dataset.json alone (paths resolved, files not looked at); InputError naming the problem. */
+export async function readDecathlonJson(dir: string): Promise<DecathlonListing> {
   const jsonPath = join(dir, "dataset.json");
   let text: string;
   try {
@@ -64,8 +78,8 @@ export async function loadDecathlon(dir: string): Promise<DecathlonDataset> {
     image: resolveIn(dir, entry.image),
     label: resolveIn(dir, entry.label),
   }));
-  await Promise.all(cases.flatMap((c) => [mustExist(c.image), mustExist(c.label)]));
-  return { dir: resolve(dir), name: json.name ?? "", channels, labels, cases };
+  const testImages = (json.test ?? []).map((t) => resolveIn(dir, typeof t === "string" ? t : t.image));
+  return { dir: resolve(dir), name: json.name ?? "", channels, labels, cases, testImages };
 }
 
 function contiguousNames(jsonPath: string, field: string, names: Record<string, string>): string[] {

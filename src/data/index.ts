@@ -12,16 +12,26 @@
 export { type Batch, BatchSampler } from "./batch.js";
 export { CaseCache, type CaseCacheOptions } from "./cache.js";
 export {
+  type CaseProblem,
+  checkDataset,
+  type DatasetReport,
+  formatReport,
+  problemLines,
+  requireCheckedDataset,
+} from "./check.js";
+export {
   DEFAULT_SPLIT,
   type DecathlonCase,
   type DecathlonDataset,
+  type DecathlonListing,
   loadDecathlon,
+  readDecathlonJson,
   type Split,
   type SplitOptions,
   splitCases,
 } from "./decathlon.js";
 export { keepLargestComponent, type LargestComponentOptions } from "./largestComponent.js";
-export { checkedCase, type LoadedCase, loadCase, loadImage } from "./loadCase.js";
+export { checkedCase, checkedImage, type LoadedCase, loadCase, loadImage } from "./loadCase.js";
 export * from "./nifti/index.js";
 export { type PreprocessedCase, preprocessCase, preprocessImage, preprocessLoaded } from "./preprocess.js";
 export {

@@ -1,7 +1,7 @@
 import { inputError } from "../errors.js";
 import type { DecathlonCase, DecathlonDataset } from "./decathlon.js";
 import { affinesClose } from "./nifti/affine.js";
-import { channelCount, type NiftiVolume, readNifti } from "./nifti/read.js";
+import { channelCount, type NiftiVolume, type ReadOptions, readNifti } from "./nifti/read.js";
 import { type ImageVolume, type LabelVolume, planarToChannelsLast, type Shape3, voxelCount } from "./volume.js";
 
 /** One case as stored, checked against its dataset.json, channels-last, on its own grid. */
@@ -18,8 +18,9 @@ export interface LoadedCase {
 export async function loadCase(
   dataset: Pick<DecathlonDataset, "channels" | "labels">,
   entry: DecathlonCase,
+  options: ReadOptions = {},
 ): Promise<LoadedCase> {
-  const [image, label] = await Promise.all([readNifti(entry.image), readNifti(entry.label)]);
+  const [image, label] = await Promise.all([readNifti(entry.image, options), readNifti(entry.label, options)]);
   return checkedCase(dataset, entry, image, label);
 }
 
@@ -31,12 +32,7 @@ export function checkedCase(
 ): LoadedCase {
   const shape = image.shape.slice(0, 3) as Shape3;
   const channels = channelCount(image);
-  if (channels !== dataset.channels.length) {
-    throw inputError(
-      entry.image,
-      `has ${channels} channel(s), dataset.json's modality names ${dataset.channels.length} (${dataset.channels.join(", ")})`,
-    );
-  }
+  const data = checkedImage(dataset, entry.image, image);
   if (label.shape.length !== 3) throw inputError(entry.label, `label map must be 3D, is ${label.shape.join("×")}`);
   if (label.shape.some((n, a) => n !== shape[a])) {
     throw inputError(
@@ -48,15 +44,6 @@ export function checkedCase(
     throw inputError(entry.label, `affine differs from the image's (${entry.image})`);
   }
   const voxels = voxelCount(shape);
-  const data = image.data;
-  const bad = firstNonFinite(data);
-  if (bad >= 0) {
-    const c = Math.floor(bad / voxels);
-    throw inputError(
-      entry.image,
-      `non-finite voxel (${data[bad]}) in channel ${c} (${dataset.channels[c]}) at index ${bad % voxels}`,
-    );
-  }
   return {
     id: entry.id,
     image: {
@@ -74,6 +61,35 @@ export function checkedCase(
       affine: image.affine,
     },
   };
+}
+
+/**
+ * What an image must be on its own (training or test): dataset.json's channel count and finite voxels.
+ * Returns its scaled voxels (planar, file order).
+ */
+export function checkedImage(
+  dataset: Pick<DecathlonDataset, "channels">,
+  path: string,
+  image: NiftiVolume,
+): Float32Array {
+  const channels = channelCount(image);
+  if (channels !== dataset.channels.length) {
+    throw inputError(
+      path,
+      `has ${channels} channel(s), dataset.json's modality names ${dataset.channels.length} (${dataset.channels.join(", ")})`,
+    );
+  }
+  const data = image.data;
+  const bad = firstNonFinite(data);
+  if (bad >= 0) {
+    const voxels = data.length / channels;
+    const c = Math.floor(bad / voxels);
+    throw inputError(
+      path,
+      `non-finite voxel (${data[bad]}) in channel ${c} (${dataset.channels[c]}) at index ${bad % voxels}`,
+    );
+  }
+  return data;
 }
 
 /** Index of the first NaN or ±Infinity, or −1 (v − v is 0 exactly for finite v, NaN otherwise). */

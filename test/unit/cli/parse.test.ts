@@ -8,6 +8,7 @@ describe("parseCLI", () => {
     [["train", "--gpus", "2"], "train"],
     [["synth", "--out", "d"], "synth"],
     [["inspect", "a.nii.gz", "--json"], "inspect"],
+    [["check", "--data", "d"], "check"],
     [["export", "--run", "r", "--out", "b"], "export"],
     [["predict", "--model", "b", "--in", "x.nii.gz", "--out", "m.nii.gz"], "predict"],
     [["bench", "step", "--json"], "bench"],
@@ -20,12 +21,22 @@ describe("parseCLI", () => {
   it.each([
     [["--bogus"], /Unknown argument: bogus/],
     [["synth"], /Missing required argument: out/],
+    [["check"], /Missing required argument: data/],
     [["bench", "nope"], /Invalid values/],
   ])("%j is refused with an InputError", async (argv, message) => {
     await expect(parseCLI(argv)).rejects.toSatisfy((e: unknown) => e instanceof InputError && message.test(e.message));
   });
 
   it("has every command of the design contract", () => {
-    expect(Object.keys(commands).sort()).toEqual(["bench", "export", "inspect", "predict", "synth", "train", "worker"]);
+    expect(Object.keys(commands).sort()).toEqual([
+      "bench",
+      "check",
+      "export",
+      "inspect",
+      "predict",
+      "synth",
+      "train",
+      "worker",
+    ]);
   });
 });

@@ -48,7 +48,8 @@ export function at(v: Volume, x: number, y: number, z: number, c = 0): number {
 
 export interface TinyCase {
   image?: { shape: number[]; data: Float32Array; affine?: Affine };
-  label?: { shape: number[]; data: Uint8Array; affine?: Affine };
+  /** uint8 unless the data is another typed array (a float32 label map, say) */
+  label?: { shape: number[]; data: Uint8Array | Float32Array; affine?: Affine };
 }
 
 /**
