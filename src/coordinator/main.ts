@@ -9,6 +9,7 @@
  *   orchestrate predict --model bundles/p1 --in case.nii.gz --out mask.nii.gz --png mask.png
  *   orchestrate bench step --json
  *   orchestrate worker --coordinator tcp://10.0.0.2:5555
+ *   orchestrate view runs/p1                      the live page of a run, from its directory
  */
 import yargs, { type ArgumentsCamelCase, type Argv } from "yargs";
 import { InputError } from "../errors.js";
@@ -19,6 +20,7 @@ import { inspectCommand } from "./commands/inspect.js";
 import { predictCommand } from "./commands/predict.js";
 import { synthCommand } from "./commands/synth.js";
 import { trainCommand } from "./commands/train.js";
+import { viewCommand } from "./commands/view.js";
 import { workerCommand } from "./commands/worker.js";
 
 /** Every command, in the order `--help` lists them. */
@@ -30,6 +32,7 @@ export const commands = {
   predict: predictCommand,
   bench: benchCommand,
   worker: workerCommand,
+  view: viewCommand,
 } satisfies Record<string, AnyCommandSpec>;
 
 export type CommandName = keyof typeof commands;

@@ -26,6 +26,15 @@ describe("parseCLI", () => {
   });
 
   it("has every command of the design contract", () => {
-    expect(Object.keys(commands).sort()).toEqual(["bench", "export", "inspect", "predict", "synth", "train", "worker"]);
+    expect(Object.keys(commands).sort()).toEqual([
+      "bench",
+      "export",
+      "inspect",
+      "predict",
+      "synth",
+      "train",
+      "view",
+      "worker",
+    ]);
   });
 });
