@@ -54,7 +54,7 @@ th { color: var(--muted); font-weight: 500; font-size: 12.5px; }
 td.n, th.n { text-align: right; }
 .swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 6px; vertical-align: -1px; }
 .empty { color: var(--muted); font-style: italic; padding: 18px 0; }
-.preview img { width: 100%; max-width: 800px; image-rendering: pixelated; border-radius: 4px; background: #000; display: block; }
+.preview img { width: min(100%, 600px); image-rendering: pixelated; border-radius: 4px; background: #000; display: block; }
 .stale { color: #c53030; }
 ul.restarts { margin: 6px 0 0; padding-left: 18px; font-size: 12.5px; }
 details summary { cursor: pointer; font-weight: 600; }
@@ -75,7 +75,7 @@ pre { font: 12px/1.45 ui-monospace, "DejaVu Sans Mono", monospace; background: #
 <section class="tiles">
   <div class="tile"><div class="k">Epoch</div><div class="v" id="epoch">-</div><div class="d" id="epochNote">&nbsp;</div></div>
   <div class="tile"><div class="k">Global step</div><div class="v" id="step">-</div>
-    <div class="bar"><div id="progress"></div></div></div>
+    <div class="d" id="stepNote">&nbsp;</div><div class="bar"><div id="progress"></div></div></div>
   <div class="tile"><div class="k">Elapsed</div><div class="v" id="elapsed">-</div><div class="d" id="eta">&nbsp;</div></div>
   <div class="tile"><div class="k">Training loss</div><div class="v" id="loss">-</div><div class="d" id="lossNote">&nbsp;</div></div>
   <div class="tile"><div class="k">Best mean Dice</div><div class="v" id="best">-</div><div class="d" id="bestNote">&nbsp;</div></div>
@@ -213,9 +213,7 @@ pre { font: 12px/1.45 ui-monospace, "DejaVu Sans Mono", monospace; background: #
     });
     if (opts.best) {
       var bx = sx(opts.best.step), by = sy(opts.best.value);
-      out.push('<path d="M' + bx.toFixed(1) + " " + (by - 7).toFixed(1) + "l7 7l-7 7l-7 -7z" + '" fill="#f2c200" stroke="#1d232b" stroke-width="1.2"><title>' + esc(opts.best.label) + "</title></path>");
-      var anchor = bx > W - 170 ? "end" : "start";
-      out.push('<text x="' + (bx + (anchor === "end" ? -10 : 10)).toFixed(1) + '" y="' + Math.max(T + 26, by - 10).toFixed(1) + '" text-anchor="' + anchor + '" style="fill:#1d232b;font-weight:600;paint-order:stroke;stroke:#fff;stroke-width:3px">' + esc(opts.best.label) + "</text>");
+      out.push('<path class="best-marker" d="M' + bx.toFixed(1) + " " + (by - 7).toFixed(1) + "l7 7l-7 7l-7 -7z" + '" fill="#f2c200" stroke="#1d232b" stroke-width="1.2"><title>' + esc(opts.best.label) + "</title></path>");
     }
     out.push('<line class="cursor" x1="0" x2="0" y1="' + T + '" y2="' + (H - B) + '" stroke="#8894a2" visibility="hidden"/>');
     out.push("</svg>");
@@ -258,7 +256,8 @@ pre { font: 12px/1.45 ui-monospace, "DejaVu Sans Mono", monospace; background: #
     set("epoch", epochs ? Math.min(s.epoch + 1, epochs) + " / " + epochs : String(s.epoch + 1));
     set("epochNote", s.stepsPerEpoch ? s.stepsPerEpoch + " steps per epoch" : "");
     $("step").dataset.value = String(s.step);
-    set("step", s.totalSteps ? s.step + " / " + s.totalSteps : String(s.step));
+    set("step", String(s.step));
+    set("stepNote", s.totalSteps ? "of " + s.totalSteps + " (" + Math.floor((100 * s.step) / s.totalSteps) + "%)" : "");
     $("progress").style.width = s.totalSteps ? Math.min(100, (100 * s.step) / s.totalSteps).toFixed(1) + "%" : "0";
     set("elapsed", duration(s.elapsedSeconds));
     set("eta", finalStates[s.status] ? "ended " + (s.endedAt ? new Date(s.endedAt).toLocaleString() : "")
@@ -300,7 +299,7 @@ pre { font: 12px/1.45 ui-monospace, "DejaVu Sans Mono", monospace; background: #
       empty: s.validatingStep !== null ? "first validation running (step " + s.validatingStep + ")" : "no validation yet",
     });
     var items = series.map(function (x) { return { label: x.label === "mean" ? "mean Dice" : x.label, color: x.color }; });
-    if (s.best) items.push({ label: "best checkpoint", color: "#b08900", dash: true });
+    if (s.best) items.push({ label: "best checkpoint: mean " + s.best.mean.toFixed(3) + " at step " + s.best.step, color: "#b08900", dash: true });
     legend("diceLegend", items);
     set("diceChartNote", (s.curves.dice.mean || []).length + " validation(s)");
 
