@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what voxring needs on a Debian machine (run as root): oneDNN for the native kernels, nibabel and
 # scipy for the NIfTI round-trip tests, Prometheus for the observability tests, iproute2 for the multi-host
-# tests, Chromium (headless) for the live page's test; then the npm packages, the native addon and the TypeScript build (npm ci runs both scripts).
+# tests, Chromium (headless) for the live page's test; then the npm packages, the native addon and the
+# TypeScript build (npm ci runs both scripts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # onnxruntime-node's install script would fetch CUDA parts from outside the registry; its CPU runtime ships inside.

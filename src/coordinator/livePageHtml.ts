@@ -148,10 +148,10 @@ pre { font: 12px/1.45 ui-monospace, "DejaVu Sans Mono", monospace; background: #
     for (var t = Math.ceil(lo / stepSize - 1e-9) * stepSize; t <= hi + stepSize * 1e-9; t += stepSize) out.push(Math.round(t / stepSize) * stepSize);
     return out;
   }
-  // Debiased exponential moving average (as TensorBoard smooths), over about 2% of the points.
+  // Debiased exponential moving average (as TensorBoard smooths), over 10 points or 2.5% of them.
   function ema(points) {
     if (points.length < 8) return null;
-    var keep = 1 - 2 / (Math.max(4, points.length / 50) + 1), m = 0, weight = 0;
+    var keep = 1 - 2 / (Math.max(10, points.length / 40) + 1), m = 0, weight = 0;
     return points.map(function (p) { m = keep * m + (1 - keep) * p[1]; weight = keep * weight + (1 - keep); return [p[0], m / weight]; });
   }
 

@@ -55,7 +55,7 @@ export function createPageRoutes(watch: RunWatch): PageRoutes {
         });
         response.end(head ? undefined : page);
       } else if (path === "/api/run") {
-        const body = Buffer.from(JSON.stringify(await watch.snapshot()), "utf8");
+        const body = Buffer.from(JSON.stringify(watch.snapshot()), "utf8");
         response.writeHead(200, {
           "content-type": "application/json; charset=utf-8",
           "content-length": body.length,

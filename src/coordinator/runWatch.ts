@@ -4,9 +4,13 @@
  * and `orchestrate view` both serve a RunWatch, so both pages come from the same fold of the same file.
  *
  *   const watch = new RunWatch({ runDir: "runs/p1", live: () => workers.facts() });
- *   const snapshot = await watch.snapshot();   // at most one read of the file's tail per `minIntervalMs`
+ *   const snapshot = watch.snapshot();   // at most one look at the file's tail per `minIntervalMs`
+ *
+ * The looks are synchronous on purpose: a stat and a read of the few kB appended since the last poll take
+ * microseconds, while each await would wait for a turn of the coordinator's event loop, which validation keeps
+ * busy (a request with five awaits took seconds there). One look reads at most `maxReadBytes`.
  */
-import { type FileHandle, open, readFile, stat } from "node:fs/promises";
+import { closeSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import type { StoredEvent } from "./events.js";
@@ -18,7 +22,7 @@ export interface RunWatchOptions {
   live?: () => LiveFacts;
   /** Requests closer together than this share one look at the files. Default 250 ms. */
   minIntervalMs?: number;
-  /** Largest read per look, so one request never chews a huge file at once. Default 8 MiB. */
+  /** Largest read per look, so one request never chews a huge file at once. Default 1 MiB. */
   maxReadBytes?: number;
 }
 
@@ -34,7 +38,6 @@ export class RunWatch {
   private config: Record<string, unknown> | null = null;
   private preview: RunSnapshot["preview"] = null;
   private lastLook = 0;
-  private looking: Promise<void> | null = null;
   private readonly minIntervalMs: number;
   private readonly maxReadBytes: number;
 
@@ -42,18 +45,22 @@ export class RunWatch {
     this.runDir = options.runDir;
     this.name = basename(resolve(options.runDir));
     this.minIntervalMs = options.minIntervalMs ?? 250;
-    this.maxReadBytes = options.maxReadBytes ?? 8 << 20;
+    this.maxReadBytes = options.maxReadBytes ?? 1 << 20;
   }
 
   /** Reads everything there is now (the first look of `view`, however long the file). */
-  async catchUp(): Promise<void> {
-    while (await this.readTail()) {}
-    await this.lookAround();
+  catchUp(): void {
+    while (this.readTail()) {}
+    this.lookAround();
     this.lastLook = Date.now();
   }
 
-  async snapshot(): Promise<RunSnapshot> {
-    await this.refresh();
+  snapshot(): RunSnapshot {
+    if (Date.now() - this.lastLook >= this.minIntervalMs) {
+      this.readTail();
+      this.lookAround();
+      this.lastLook = Date.now();
+    }
     return this.fold.snapshot({
       name: this.name,
       now: Date.now(),
@@ -63,27 +70,12 @@ export class RunWatch {
     });
   }
 
-  private refresh(): Promise<void> {
-    if (this.looking) return this.looking;
-    if (Date.now() - this.lastLook < this.minIntervalMs) return Promise.resolve();
-    this.looking = (async () => {
-      try {
-        await this.readTail();
-        await this.lookAround();
-      } finally {
-        this.lastLook = Date.now();
-        this.looking = null;
-      }
-    })();
-    return this.looking;
-  }
-
   /** Folds the complete lines appended since the last read; true when more is left to read. */
-  private async readTail(): Promise<boolean> {
+  private readTail(): boolean {
     const path = join(this.runDir, "events.jsonl");
     let size: number;
     try {
-      size = (await stat(path)).size;
+      size = statSync(path).size;
     } catch {
       return false; // not written yet
     }
@@ -96,18 +88,17 @@ export class RunWatch {
     }
     if (size === this.offset) return false;
     const length = Math.min(size - this.offset, this.maxReadBytes);
-    let handle: FileHandle | null = null;
     const buffer = Buffer.alloc(length);
     let read = 0;
+    const fd = openSync(path, "r");
     try {
-      handle = await open(path, "r");
       while (read < length) {
-        const { bytesRead } = await handle.read(buffer, read, length - read, this.offset + read);
+        const bytesRead = readSync(fd, buffer, read, length - read, this.offset + read);
         if (bytesRead === 0) break;
         read += bytesRead;
       }
     } finally {
-      await handle?.close();
+      closeSync(fd);
     }
     this.offset += read;
     const lines = (this.partial + this.decoder.write(buffer.subarray(0, read))).split("\n");
@@ -127,16 +118,16 @@ export class RunWatch {
   }
 
   /** config.json (once it parses) and the preview's version. */
-  private async lookAround(): Promise<void> {
+  private lookAround(): void {
     if (this.config === null) {
       try {
-        this.config = JSON.parse(await readFile(join(this.runDir, "config.json"), "utf8")) as Record<string, unknown>;
+        this.config = JSON.parse(readFileSync(join(this.runDir, "config.json"), "utf8")) as Record<string, unknown>;
       } catch {
         // not written yet (or mid-write: config.json is written atomically, so only "not yet")
       }
     }
     try {
-      const s = await stat(join(this.runDir, previewFile));
+      const s = statSync(join(this.runDir, previewFile));
       this.preview = {
         url: `/${previewFile}?v=${Math.round(s.mtimeMs)}-${s.size}`,
         updatedAt: s.mtime.toISOString(),

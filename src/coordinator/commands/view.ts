@@ -24,7 +24,7 @@ export const viewCommand = defineCommand({
     if (!existsSync(join(runDir, "events.jsonl"))) throw inputError(runDir, "not a run directory (no events.jsonl)");
     // The whole file once now; afterwards each request reads only what was appended (a run still going).
     const watch = new RunWatch({ runDir });
-    await watch.catchUp();
+    watch.catchUp();
     const server = await startPageServer({ routes: createPageRoutes(watch), host: args.host, port: args.port });
     process.stdout.write(`voxring view: ${server.url} (${runDir}; Ctrl-C to stop)\n`);
     const signal = await new Promise<NodeJS.Signals>((resolve) => {

@@ -219,7 +219,7 @@ describe("the page server of `orchestrate view`", () => {
           line({ type: "end", status: "completed", step: 1, epoch: 0, bestDiceMean: null, seconds: 3 }),
       );
       const watch = new RunWatch({ runDir: dir });
-      await watch.catchUp();
+      watch.catchUp();
       const server = await startPageServer({ routes: createPageRoutes(watch), host: "127.0.0.1", port: 0 });
       try {
         expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
