@@ -169,6 +169,7 @@ pre { font: 12px/1.45 ui-monospace, "DejaVu Sans Mono", monospace; background: #
     var xs = all.map(function (p) { return p[0]; }), ys = all.map(function (p) { return p[1]; });
     var x0 = Math.min.apply(null, xs), x1 = Math.max.apply(null, xs.concat((opts.marks || []).map(function (m) { return m.step; })));
     if (opts.xMax && opts.xMax > x1) x1 = opts.xMax;
+    if (opts.xMin !== undefined && opts.xMin < x0) x0 = opts.xMin;
     if (x1 - x0 < 1) { x0 = Math.max(0, x0 - 1); x1 = x0 + 2; }
     var y0, y1;
     if (opts.yRange) { y0 = opts.yRange[0]; y1 = opts.yRange[1]; } else {
@@ -281,7 +282,7 @@ pre { font: 12px/1.45 ui-monospace, "DejaVu Sans Mono", monospace; background: #
     var loss = s.curves.loss, smooth = ema(loss);
     var lossSeries = [{ label: smooth ? "loss" : "training loss", color: palette[0], points: loss, width: smooth ? 1.1 : 1.8, opacity: smooth ? 0.45 : 1 }];
     if (smooth) lossSeries.push({ label: "EMA", color: "#0b3c66", points: smooth, width: 2.2 });
-    chart($("lossChart"), $("lossReadout"), { series: lossSeries, xLabel: "global step", yLabel: "soft Dice loss", marks: bestMark.concat(restartMarks), xMax: s.totalSteps, empty: "waiting for the first step" });
+    chart($("lossChart"), $("lossReadout"), { series: lossSeries, xLabel: "global step", yLabel: "soft Dice loss", marks: bestMark.concat(restartMarks), xMin: 0, xMax: s.totalSteps, empty: "waiting for the first step" });
     var lossItems = [{ label: "per step" + (s.curves.lossStride > 1 ? " (mean of " + s.curves.lossStride + ")" : ""), color: palette[0] }];
     if (smooth) lossItems.push({ label: "exponential moving average", color: "#0b3c66" });
     if (s.best) lossItems.push({ label: "best checkpoint", color: "#b08900", dash: true });
@@ -294,7 +295,7 @@ pre { font: 12px/1.45 ui-monospace, "DejaVu Sans Mono", monospace; background: #
     var marks = bestMark.slice();
     if (s.validatingStep !== null) marks.push({ step: s.validatingStep, label: "validating", color: "#7b4fc9", dash: "2 2" });
     chart($("diceChart"), $("diceReadout"), {
-      series: series, xLabel: "global step", yLabel: "Dice", yRange: [0, 1], marks: marks, xMax: s.totalSteps,
+      series: series, xLabel: "global step", yLabel: "Dice", yRange: [0, 1], marks: marks, xMin: 0, xMax: s.totalSteps,
       best: s.best ? { step: s.best.step, value: s.best.mean, label: "best " + s.best.mean.toFixed(3) + " @ " + s.best.step } : null,
       empty: s.validatingStep !== null ? "first validation running (step " + s.validatingStep + ")" : "no validation yet",
     });
