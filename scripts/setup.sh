@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what voxring needs on a Debian machine (run as root): oneDNN for the native kernels, nibabel and
 # scipy for the NIfTI round-trip tests, Prometheus for the observability tests, iproute2 for the multi-host
-# tests; then the npm packages, the native addon and the TypeScript build (npm ci runs both scripts).
+# tests, Chromium (headless) for the live page's test; then the npm packages, the native addon and the
+# TypeScript build (npm ci runs both scripts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # onnxruntime-node's install script would fetch CUDA parts from outside the registry; its CPU runtime ships inside.
 export ONNXRUNTIME_NODE_INSTALL=skip
-packages=(libdnnl-dev g++ make python3 python3-nibabel python3-scipy prometheus iproute2)
+packages=(libdnnl-dev g++ make python3 python3-nibabel python3-scipy prometheus iproute2 chromium)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -10,6 +10,7 @@
  *   orchestrate predict --model bundles/p1 --in case.nii.gz --out mask.nii.gz --png mask.png
  *   orchestrate bench step --json
  *   orchestrate worker --coordinator tcp://10.0.0.2:5555
+ *   orchestrate view runs/p1                      the live page of a run, from its directory
  */
 import yargs, { type ArgumentsCamelCase, type Argv } from "yargs";
 import { InputError } from "../errors.js";
@@ -21,6 +22,7 @@ import { inspectCommand } from "./inspect.js";
 import { predictCommand } from "./predict.js";
 import { synthCommand } from "./synth.js";
 import { trainCommand } from "./train.js";
+import { viewCommand } from "./view.js";
 import { workerCommand } from "./worker.js";
 
 /** Every command, in the order `--help` lists them. */
@@ -33,6 +35,7 @@ export const commands = {
   predict: predictCommand,
   bench: benchCommand,
   worker: workerCommand,
+  view: viewCommand,
 } satisfies Record<string, AnyCommandSpec>;
 
 export type CommandName = keyof typeof commands;

@@ -6,7 +6,16 @@ import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
 export type RunEvent =
-  | { type: "start"; resumedFrom: string | null; worldSize: number; backend: string; threads: number }
+  | {
+      type: "start";
+      resumedFrom: string | null;
+      worldSize: number;
+      backend: string;
+      threads: number;
+      /** Foreground class names (dataset.json labels) and the plan, so a reader needs no other file. */
+      classes?: string[];
+      stepsPerEpoch?: number;
+    }
   | {
       type: "step";
       step: number;

@@ -1,5 +1,6 @@
 /**
- * The HTTP endpoint Prometheus scrapes: GET /metrics on node:http, nothing else.
+ * The HTTP endpoint Prometheus scrapes: GET /metrics on node:http; with `page`, the live page beside it
+ * (GET /, /api/run, /val_preview.png: pageRoutes.ts), nothing else.
  *
  *   const server = await startMetricsServer({ registry: metrics.registry, port: 9464, host: "127.0.0.1" });
  *   console.log(server.url);   // http://127.0.0.1:9464/metrics (port 0 → the port the OS chose)
@@ -9,12 +10,15 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
 import { inputError } from "../errors.js";
+import type { PageRoutes } from "./pageRoutes.js";
 
 export interface MetricsServerOptions {
   registry: Registry;
   /** 0 asks the OS for a free port; `port` of the result says which. */
   port: number;
   host: string;
+  /** The live page's routes, served on the same host and port. */
+  page?: PageRoutes;
 }
 
 export interface MetricsServer {
@@ -33,13 +37,13 @@ const maxFinalScrapeWaitMs = 15_000;
 
 /** Listens until close(). A busy or forbidden port, or a host not on this machine, is the user's InputError. */
 export async function startMetricsServer(options: MetricsServerOptions): Promise<MetricsServer> {
-  const { registry, port, host } = options;
+  const { registry, port, host, page } = options;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw inputError("--metrics-port", `${port} is not a port number (0 to 65535)`);
   }
   const scrapes = new ScrapeClock();
   const server = createServer((request, response) => {
-    serve(registry, request, response, scrapes).catch((error: unknown) => {
+    serve(registry, request, response, scrapes, page).catch((error: unknown) => {
       // A failing collector must not take the run down; the scrape shows the failure instead.
       if (!response.headersSent) response.writeHead(500, { "content-type": "text/plain" });
       response.end(`collecting metrics failed: ${error instanceof Error ? error.message : String(error)}\n`);
@@ -57,7 +61,7 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
     url: `http://${urlHost}:${actualPort}/metrics`,
     port: actualPort,
     close: async (closeOptions = {}) => {
-      if (closeOptions.finalScrape ?? true) await scrapes.next(maxFinalScrapeWaitMs);
+      if (closeOptions.finalScrape ?? true) await Promise.all([scrapes.next(maxFinalScrapeWaitMs), page?.settle()]);
       await new Promise<void>((resolve, reject) => {
         server.close((error) => (error ? reject(error) : resolve()));
         // Prometheus keeps its scrape connection alive; without this close() waits for it to time out.
@@ -101,10 +105,13 @@ async function serve(
   request: IncomingMessage,
   response: ServerResponse,
   scrapes: ScrapeClock,
+  page: PageRoutes | undefined,
 ): Promise<void> {
+  if (page && (await page.handle(request, response))) return;
   const path = (request.url ?? "/").split("?")[0];
   if (path !== "/metrics") {
-    response.writeHead(404, { "content-type": "text/plain" }).end("voxring serves /metrics only\n");
+    const served = page ? "/metrics, / (the live page), /api/run and /val_preview.png" : "/metrics only";
+    response.writeHead(404, { "content-type": "text/plain" }).end(`voxring serves ${served}\n`);
     return;
   }
   if (request.method !== "GET" && request.method !== "HEAD") {

@@ -26,6 +26,8 @@ export interface SessionHooks {
   log(line: string): void;
   /** The ring formed with this many ranks (0 when the session ends). */
   onWorkersUp?(count: number): void;
+  /** A message (step, heartbeat, ...) came from this rank: it is alive. */
+  onHeard?(rank: number): void;
 }
 
 export interface SessionInput {
@@ -119,6 +121,7 @@ export async function runSession(input: SessionInput): Promise<SessionOutcome> {
       if (e.kind === "message") {
         const peer = peers.get(e.peer);
         if (peer) peer.lastSeen = Date.now();
+        if (peer && peer.rank >= 0) hooks.onHeard?.(peer.rank);
         if (e.message.type === "failed") {
           throw new Failure({ kind: "failed", reason: `rank ${e.message.rank} failed: ${e.message.message}` }, what);
         }

@@ -33,9 +33,12 @@ import { openCoordinatorLink } from "./controlLink.js";
 import { EventLog } from "./events.js";
 import { placeWorkers } from "./hardware.js";
 import { createMetrics, startMetricsServer } from "./metrics.js";
+import { createPageRoutes } from "./pageRoutes.js";
 import { formatCount, formatSeconds, Progress } from "./progress.js";
 import { prepareRunData } from "./runData.js";
 import { RunHistory } from "./runHistory.js";
+import { LiveWorkers } from "./runSnapshot.js";
+import { RunWatch } from "./runWatch.js";
 import { runSession, type SessionOutcome, StopSignal } from "./session.js";
 import { LocalWorkers } from "./supervisor.js";
 import { type ValidationResult, ValidationRunner, Validator } from "./validation.js";
@@ -89,14 +92,17 @@ export async function runTraining(config: TrainConfig, options: { resume: string
     throw inputError("--resume", `the checkpoint's model differs from --channels ${config.channels.join(" ")}`);
   }
 
-  // ---- metrics endpoint
+  // ---- metrics endpoint, and the live page beside it (events.jsonl folded, plus what only we know)
   const metrics = createMetrics(data.labelNames.slice(1));
+  const live = new LiveWorkers();
   const server = await startMetricsServer({
     registry: metrics.registry,
     port: config.metricsPort,
     host: config.metricsHost,
+    page: createPageRoutes(new RunWatch({ runDir, live: () => live.facts() })),
   });
   log(`metrics: ${server.url}`);
+  log(`live page: ${new URL("/", server.url)}`);
 
   // ---- control channel; beyond loopback every socket speaks CURVE with keys made for this run
   const loopback = isLoopbackEndpoint(`tcp://${config.bind}:1`);
@@ -204,6 +210,8 @@ export async function runTraining(config: TrainConfig, options: { resume: string
     worldSize: config.gpus + config.remoteWorkers,
     backend: placement.backend,
     threads: placement.threads,
+    classes: data.labelNames.slice(1),
+    stepsPerEpoch: data.stepsPerEpoch,
   });
 
   // ---- train; a failed worker restarts every worker from the last checkpoint, up to --max-restarts
@@ -222,8 +230,17 @@ export async function runTraining(config: TrainConfig, options: { resume: string
       hooks: {
         onSnapshot,
         log,
-        onWorkersUp: (n) => metrics.setWorkersUp(n),
+        onWorkersUp: (n) => {
+          metrics.setWorkersUp(n);
+          live.setUp(n);
+        },
+        onHeard: (rank) => live.heard(rank, Date.now()),
         onStep: (m) => {
+          live.step(
+            m.rank,
+            { voxelsPerSecond: m.voxels / m.seconds, stepSeconds: m.seconds, step: m.globalStep },
+            Date.now(),
+          );
           metrics.recordStep({
             rank: m.rank,
             loss: m.loss,

@@ -36,6 +36,7 @@ describe("parseCLI", () => {
       "predict",
       "synth",
       "train",
+      "view",
       "worker",
     ]);
   });
