@@ -140,6 +140,7 @@ async function timeP2p(job: Job): Promise<number> {
 
 /** Seconds to copy `bytes` out of a /dev/shm mapping into a private array, mean over the timed rounds. */
 function timeSharedCopy(job: Job): number | null {
+  installNativeRingArithmetic();
   const addon = sharedMemoryAddon();
   if (!addon) return null;
   const path = join("/dev/shm", `voxring-bench-${process.pid}`);
