@@ -12,7 +12,7 @@
 namespace voxring {
 
 // One 3D convolution as tfjs's computeConv3DInfo describes it, in the order of kConvGeometryFields
-// (src/worker/native/kernels/convGeometry.ts writes the same order). Pooling reuses it with oc == ic.
+// (src/native/kernels/convGeometry.ts writes the same order). Pooling reuses it with oc == ic.
 struct ConvGeometry {
   int64_t n, id, ih, iw, ic;          // input [n, id, ih, iw, ic]
   int64_t od, oh, ow, oc;             // output [n, od, oh, ow, oc]

@@ -1,7 +1,7 @@
 /**
  * `predict --png`: the middle axial slice of the input, the T2 channel in grey (1st–99th percentile window),
  * each predicted class as a translucent colour, and a legend naming the classes. Drawn with the run
- * pictures' raster (src/coordinator/plot) so the colours match RUN/val_preview.png. Displayed the way
+ * pictures' raster (src/viz) so the colours match RUN/val_preview.png. Displayed the way
  * radiologists read axial slices, whatever the voxel order: anterior up, the patient's right on the left
  * (the affine's world axes are RAS+, as in NIfTI).
  */

@@ -20,7 +20,7 @@ export interface NativeAddon {
   matMul(a: Float32Array, b: Float32Array, out: Float32Array, batch: number, mkn: [number, number, number]): void;
   /**
    * Convolution and pooling kernels (native/src/Conv3D*.cc, MaxPool3D*.cc). `geometry` is the 21 integers of
-   * src/worker/native/kernels/convGeometry.ts; activations NDHWC, filters DHWIO; the third array is written.
+   * src/native/kernels/convGeometry.ts; activations NDHWC, filters DHWIO; the third array is written.
    */
   conv3d(x: Float32Array, filter: Float32Array, y: Float32Array, geometry: number[]): void;
   conv3dBackpropInput(dy: Float32Array, filter: Float32Array, dx: Float32Array, geometry: number[]): void;

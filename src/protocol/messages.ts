@@ -12,7 +12,7 @@
  *   coord  → exit {}                                             leave
  *   both   → heartbeat                                           liveness while a step computes
  *
- * A stop requested on any rank travels inside the gradient all-reduce (see worker/loop.ts), so every rank
+ * A stop requested on any rank travels inside the gradient all-reduce (see train/trainStep.ts), so every rank
  * stops after the same step without another collective.
  */
 import { z } from "zod";

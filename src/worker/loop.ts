@@ -1,5 +1,5 @@
 /**
- * One training worker, from hello to exit (the conversation is listed in coordinator/protocol.ts):
+ * One training worker, from hello to exit (the conversation is listed in protocol/messages.ts):
  *
  *   hello → assign → backend, model, data, ring receiver → ready → start (join ring, load state)
  *   → plan → steps in lock-step (gradients all-reduced, identical Adam update on every rank) → ... → exit
