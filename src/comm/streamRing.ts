@@ -41,6 +41,9 @@ export interface StreamRingOptions {
   log?: (line: string) => void;
 }
 
+/** Room above a payload for what the socket layer adds before its size check (CURVE: about 40 bytes). */
+const FRAME_SLACK_BYTES = 64 << 10;
+
 export class RingError extends Error {
   override readonly name = "RingError";
 }
@@ -87,7 +90,10 @@ export class StreamRing {
     }
     const pull = new zmq.Pull({
       receiveHighWaterMark: 64,
-      maxMessageSize: Math.max(chunkBytes, HEADER_BYTES),
+      // libzmq applies ZMQ_MAXMSGSIZE to a frame with CURVE's box around it (nonce, MAC, command header), and
+      // on an oversized frame it drops the connection without a word: a full chunk would then stall the ring
+      // forever. The limit only bounds memory; check() holds every frame to its exact planned size.
+      maxMessageSize: Math.max(chunkBytes, HEADER_BYTES) + FRAME_SLACK_BYTES,
       receiveTimeout: options.timeoutMs ?? 300_000,
       linger: 0,
     });
