@@ -48,6 +48,8 @@ export const trainSettingsSchema = z.strictObject({
   synthCases: z.number().int().min(2),
   checksumEvery: positiveInt,
   heartbeatSeconds: z.number().positive(),
+  /** no progress in a collective for this long ends the generation; null: from the step times (stallWatch.ts) */
+  collectiveTimeout: z.number().positive().max(86_400).nullable(),
   exportAtEnd: z.boolean(),
   preset: z.enum(["smoke", "demo", "full"]).nullable(),
 });
@@ -87,6 +89,7 @@ export const defaultConfig: Omit<TrainConfig, "out"> = {
   synthCases: 32,
   checksumEvery: 50,
   heartbeatSeconds: 10,
+  collectiveTimeout: null,
   exportAtEnd: false,
   preset: null,
 };
