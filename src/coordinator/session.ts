@@ -197,7 +197,8 @@ export async function runSession(input: SessionInput): Promise<SessionOutcome> {
         for (const p of peers.values()) void link.send(p.id, { type: "heartbeat" }).catch(() => {});
         if (Date.now() > deadline) throw new Failure({ kind: "failed", reason: `timed out ${what}` }, what);
         // A worker cannot answer while a step computes (one JavaScript thread): allow 3 step times on top.
-        const silence = config.heartbeatSeconds * 1000 + 3 * longestStep * 1000;
+        // Before any step was measured, loading data and building kernels can hold it as long: allow a minute.
+        const silence = config.heartbeatSeconds * 1000 + (longestStep > 0 ? 3 * longestStep : 60) * 1000;
         for (const p of byRank) {
           if (Date.now() - p.lastSeen > silence) {
             throw new Failure(
