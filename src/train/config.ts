@@ -171,7 +171,11 @@ export function resolveTrainConfig({ flags, configFile, resume, now = new Date()
   if (resume) {
     const saved = join(resume, "config.json");
     if (!existsSync(saved)) throw inputError(`--resume ${resume}`, "not a run directory (no config.json)");
-    base = validateLayer(JSON.parse(readFileSync(saved, "utf8")), (key) => `${saved}: key "${key}"`);
+    // Keys added since the run was saved take their defaults (a run saved before --collective-timeout resumes).
+    base = {
+      ...defaultConfig,
+      ...validateLayer(JSON.parse(readFileSync(saved, "utf8")), (key) => `${saved}: key "${key}"`),
+    };
     base.out = resume;
   } else {
     const presetName = flags.preset ?? fromFile.preset ?? null;
