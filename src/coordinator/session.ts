@@ -121,7 +121,7 @@ export async function runSession(input: SessionInput): Promise<SessionOutcome> {
   const bound = () => collectiveBoundSeconds(config.collectiveTimeout, stepClock.median());
   // The coordinator's own watch while steps are planned: when the last step message came, and which ranks
   // reached which step (null outside a plan).
-  let progress: { at: number; base: number; reached: Map<number, number> } | null = null;
+  let progress: { at: number; base: number; end: number; reached: Map<number, number> } | null = null;
   // Stall reports of waiting ranks, gathered for a moment before the generation ends (stallWatch.ts).
   const stalls: StallReport[] = [];
   let gatherUntil = 0;
@@ -177,8 +177,12 @@ export async function runSession(input: SessionInput): Promise<SessionOutcome> {
         // Twice the ranks' own bound, so that their reports (which say where they wait) come first.
         const watch = 2 * bound();
         if (progress && now - progress.at > watch * 1000) {
-          const { reached, base } = progress;
+          const { reached, base, end } = progress;
           const at = (p: Peer) => reached.get(p.rank) ?? base;
+          if (byRank.every((p) => at(p) === end)) {
+            const reason = `no progress for ${Math.round(watch)} s: rank 0 sent no snapshot after step ${end}`;
+            throw new Failure({ kind: "failed", reason }, what);
+          }
           const front = Math.max(...byRank.map(at));
           const behind = byRank.filter((p) => at(p) < front);
           // Ranks behind the front have not reported its step; when none is behind, nobody reported the next.
@@ -281,7 +285,7 @@ export async function runSession(input: SessionInput): Promise<SessionOutcome> {
         collectiveTimeoutSeconds: bound(),
       });
       const reached = new Map<number, number>();
-      progress = { at: Date.now(), base: globalStep, reached };
+      progress = { at: Date.now(), base: globalStep, end: endStep, reached };
       const checksums = new Map<number, Map<number, number>>();
       let state: { header: StateHeader; frames: Buffer[] } | null = null;
       let stoppedRanks = 0;

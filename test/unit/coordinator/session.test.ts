@@ -20,6 +20,8 @@ interface Behaviour {
   stopAt?: { step: number; signal: StopSignal };
   /** at this step `rank` hangs (heartbeats go on) and the others report waiting for their previous rank */
   stallAt?: { rank: number; step: number; reports: boolean };
+  /** rank 0 never sends the snapshot a plan asks for */
+  noSnapshot?: boolean;
 }
 
 function header(globalStep: number, epoch: number, stepInEpoch: number): StateHeader {
@@ -113,7 +115,7 @@ function simulate(behaviour: Behaviour = {}) {
             return;
           }
         }
-        if (message.snapshot && rank === 0) {
+        if (message.snapshot && rank === 0 && !behaviour.noSnapshot) {
           reply(peer, { type: "state", rank, header: header(step, message.epoch, message.toStep) }, []);
         }
       }
@@ -256,6 +258,15 @@ describe("runSession", () => {
     expect(outcome).toEqual({
       kind: "failed",
       reason: "no progress for 1 s: ranks 0, 1 did not report step 3, though heartbeats still arrive",
+    });
+  });
+
+  it("a plan whose steps all came but whose snapshot does not ends the session, saying so", async () => {
+    const sim = simulate({ noSnapshot: true });
+    const { session } = input({ collectiveTimeout: 0.5 }, sim);
+    expect(await runSession(session)).toEqual({
+      kind: "failed",
+      reason: "no progress for 1 s: rank 0 sent no snapshot after step 4",
     });
   });
 
