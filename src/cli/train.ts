@@ -61,6 +61,11 @@ const options = {
   "synth-cases": { type: "number", describe: "Cases of the built-in synthetic dataset (no --data)" },
   "checksum-every": { type: "number", describe: "Compare the weights' checksum across ranks every K steps" },
   "heartbeat-seconds": { type: "number", describe: "A worker silent this long (beyond its step time) is dead" },
+  "collective-timeout": {
+    type: "number",
+    describe: "Seconds a collective may make no progress before the run restarts from its checkpoint",
+    defaultDescription: "max(60, 10 × median step time); 600 until a step is measured",
+  },
   export: { type: "boolean", describe: "Export the best model and segment one validation case at the end" },
 } as const;
 
@@ -100,6 +105,7 @@ export function flagSettings(args: TrainArgs): TrainSettings {
     synthCases: args.synthCases,
     checksumEvery: args.checksumEvery,
     heartbeatSeconds: args.heartbeatSeconds,
+    collectiveTimeout: args.collectiveTimeout,
     exportAtEnd: args.export,
   };
   const flagName: Record<string, string> = { exportAtEnd: "export" };

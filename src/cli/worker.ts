@@ -15,7 +15,11 @@ export const workerCommand = defineCommand({
     bind: { type: "string", default: "127.0.0.1", describe: "Address of this host that the other ranks can reach" },
     threads: { type: "number", describe: "Threads for this worker (default: VOXRING_THREADS, else all cores)" },
     "max-restarts": { type: "number", default: 3, describe: "Fresh workers this agent starts after failures" },
-    "coordinator-timeout": { type: "number", default: 120, describe: "Leave after this many silent seconds" },
+    "coordinator-timeout": {
+      type: "number",
+      default: 30,
+      describe: "Leave after this many seconds without a word from the coordinator (it sends one a second)",
+    },
     "local-index": { type: "number", hidden: true, describe: "Set by the coordinator for its own workers" },
   },
   examples: [
@@ -54,7 +58,7 @@ export const workerCommand = defineCommand({
  * up to --max-restarts crashes; it ends when the run ends.
  */
 async function runAgent(argv: string[], maxRestarts: number): Promise<number> {
-  const { EXIT_REJOIN } = await import("../worker/main.js");
+  const { EXIT_COORDINATOR_GONE, EXIT_REJOIN } = await import("../worker/main.js");
   let crashes = 0;
   for (;;) {
     const code = await new Promise<number>((resolve) => {
@@ -67,6 +71,10 @@ async function runAgent(argv: string[], maxRestarts: number): Promise<number> {
       });
     });
     if (code === 0 || code === 143) return code === 0 ? 0 : 1;
+    if (code === EXIT_COORDINATOR_GONE) {
+      process.stderr.write("orchestrate worker: the coordinator is gone; leaving\n");
+      return 1;
+    }
     if (code !== EXIT_REJOIN && ++crashes > maxRestarts) {
       process.stderr.write(`orchestrate worker: the worker failed ${crashes} times; giving up\n`);
       return 1;

@@ -79,8 +79,10 @@ abstract class ControlSocket<S extends z.ZodType> {
 }
 
 function socketOptions(limits: Partial<CodecLimits> | undefined) {
-  // ZeroMQ drops the connection of a peer that sends a frame over this size before it reaches us.
-  return { maxMessageSize: { ...DEFAULT_LIMITS, ...limits }.maxMessageBytes, linger: 2000 };
+  // ZeroMQ drops the connection of a peer that sends a frame over this size before it reaches us, counting
+  // CURVE's 33-byte box around each frame. No frame of a valid message exceeds the limit less its msgpack
+  // header, so this holds today; the slack keeps the codec's limit (which logs) the one that refuses.
+  return { maxMessageSize: { ...DEFAULT_LIMITS, ...limits }.maxMessageBytes + (64 << 10), linger: 2000 };
 }
 
 export class ControlServer<S extends z.ZodType, Send extends object = object> extends ControlSocket<S> {

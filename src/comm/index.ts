@@ -7,7 +7,14 @@ export { type CodecLimits, DEFAULT_LIMITS, decodeMessage, encodeMessage } from "
 export { ControlClient, type ControlOptions, ControlServer, type Incoming } from "./control.js";
 export { decodeHalf, encodeHalf, roundToHalf } from "./fp16.js";
 export { bytesOf, float32View } from "./frames.js";
-export { type AllReduceOptions, RingAllReduce, RingError, type RingJoin, type RingOpenOptions } from "./ring.js";
+export {
+  type AllReduceOptions,
+  RingAllReduce,
+  RingError,
+  type RingJoin,
+  type RingOpenOptions,
+  RingStallError,
+} from "./ring.js";
 export {
   generateRunKeys,
   isLoopbackEndpoint,

@@ -1,5 +1,5 @@
 import { SharedMemoryAllReduce } from "./sharedMemoryAllReduce.js";
-import { RingError, StreamRing, type StreamRingOptions } from "./streamRing.js";
+import { RingError, RingStallError, StreamRing, type StreamRingOptions } from "./streamRing.js";
 import type { AllReduceTransport } from "./transport.js";
 
 /**
@@ -41,7 +41,7 @@ export interface AllReduceOptions {
   fp16?: boolean;
 }
 
-export { RingError };
+export { RingError, RingStallError };
 
 export class RingAllReduce {
   private readonly shared?: SharedMemoryAllReduce;
@@ -88,6 +88,11 @@ export class RingAllReduce {
   /** bytes of payload sent and received since open, for the allreduce_bytes metric */
   get stats(): { bytesSent: number; bytesReceived: number } {
     return this.stream.stats;
+  }
+
+  /** A collective that receives nothing for this long fails with a RingStallError (every transport). */
+  setProgressTimeout(ms: number): void {
+    this.stream.setProgressTimeout(ms);
   }
 
   /** Takes a place in the ring: connects the sender to the next rank's receiver. */

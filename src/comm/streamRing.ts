@@ -33,7 +33,11 @@ export interface StreamRingOptions {
   keys?: RunKeys;
   /** largest payload frame; all ranks must agree. Default 1 MiB */
   chunkBytes?: number;
-  /** how long to wait for the previous rank before failing a collective. Default 5 minutes */
+  /**
+   * How long a collective may go without a frame from the previous rank before it fails with a RingStallError
+   * (a progress timer, as NCCL's watchdog: a slow collective that still moves is fine). Default 5 minutes;
+   * setProgressTimeout changes it between collectives.
+   */
   timeoutMs?: number;
   /** ring generation; frames of other generations are dropped (stale peers after a restart) */
   generation?: number;
@@ -41,8 +45,22 @@ export interface StreamRingOptions {
   log?: (line: string) => void;
 }
 
+/** Room above a payload for what the socket layer adds before its size check (CURVE: about 40 bytes). */
+const FRAME_SLACK_BYTES = 64 << 10;
+
 export class RingError extends Error {
   override readonly name = "RingError";
+}
+
+/** A collective made no progress: nothing came from `waitingFor` for `seconds`, `where` says in which hop. */
+export class RingStallError extends RingError {
+  constructor(
+    readonly waitingFor: number,
+    readonly seconds: number,
+    readonly where: string,
+  ) {
+    super(`ring: no frame from rank ${waitingFor} for ${seconds} s in ${where}`);
+  }
 }
 
 export class StreamRing {
@@ -54,7 +72,7 @@ export class StreamRing {
   private op = 0;
   private broken?: Error;
   private readonly chunkBytes: number;
-  private readonly timeoutMs: number;
+  private timeoutMs: number;
   private readonly generation: number;
   private readonly log: (line: string) => void;
 
@@ -87,7 +105,10 @@ export class StreamRing {
     }
     const pull = new zmq.Pull({
       receiveHighWaterMark: 64,
-      maxMessageSize: Math.max(chunkBytes, HEADER_BYTES),
+      // libzmq applies ZMQ_MAXMSGSIZE to a frame with CURVE's box around it (nonce, MAC, command header), and
+      // on an oversized frame it drops the connection without a word: a full chunk would then stall the ring
+      // forever. The limit only bounds memory; check() holds every frame to its exact planned size.
+      maxMessageSize: Math.max(chunkBytes, HEADER_BYTES) + FRAME_SLACK_BYTES,
       receiveTimeout: options.timeoutMs ?? 300_000,
       linger: 0,
     });
@@ -105,6 +126,13 @@ export class StreamRing {
     let endpoint = pull.lastEndpoint ?? bind;
     if (options.advertiseHost) endpoint = endpoint.replace(/^tcp:\/\/.*:(\d+)$/, `tcp://${options.advertiseHost}:$1`);
     return new StreamRing(pull, endpoint, options, ipcDir);
+  }
+
+  /** The progress timeout of the collectives from now on (see StreamRingOptions.timeoutMs). */
+  setProgressTimeout(ms: number): void {
+    if (!(Number.isInteger(ms) && ms > 0)) throw new RangeError(`ring: bad progress timeout ${ms} ms`);
+    this.timeoutMs = ms;
+    if (this.pull) this.pull.receiveTimeout = ms;
   }
 
   /** Takes a place in the ring: connects the sender to the next rank's receiver. */
@@ -248,10 +276,12 @@ export class StreamRing {
     const seen = new Set<number>();
     const elemBytes = wire === WireType.f16 ? 2 : 4;
     const steps = kind === FrameKind.allReduce ? 2 * (plan.worldSize - 1) : 1;
+    const perStep = new Array<number>(steps).fill(0);
+    const where = () => this.describeHop(kind, op, plan, perStep, expectedFrames);
     try {
       const onFrame = start(send);
       for (let got = 0; got < expectedFrames; ) {
-        const frames = await Promise.race([this.receive(), queue.failure]);
+        const frames = await Promise.race([this.receive(where), queue.failure]);
         if (frames.length !== 2) throw new RingError(`ring: message of ${frames.length} frames from rank ${this.prev}`);
         const h = decodeHeader(frames[0]);
         if (typeof h !== "string" && h.generation !== this.generation) {
@@ -262,6 +292,7 @@ export class StreamRing {
           typeof h === "string" ? h : this.check(h, frames[1], op, kind, wire, steps, plan, elemBytes, seen, acceptAck);
         if (problem) throw new RingError(`ring: rejected a frame from rank ${this.prev}: ${problem}`);
         this.stats.bytesReceived += frames[1].byteLength;
+        if ((h as FrameHeader).kind !== FrameKind.ack) perStep[(h as FrameHeader).step]++;
         onFrame(h as FrameHeader, frames[1], send);
         got++;
       }
@@ -305,15 +336,27 @@ export class StreamRing {
     return (this.rank - 1 + this.worldSize) % this.worldSize;
   }
 
-  private async receive(): Promise<Buffer[]> {
+  private async receive(where: () => string): Promise<Buffer[]> {
     try {
       return await (this.pull as zmq.Pull).receive();
     } catch (error) {
       if ((error as { code?: string }).code === "EAGAIN") {
-        throw new RingError(`ring: nothing from rank ${this.prev} within ${this.timeoutMs} ms`);
+        throw new RingStallError(this.prev, Math.round(this.timeoutMs / 100) / 10, where());
       }
       throw error;
     }
+  }
+
+  /** Where a collective waits: its number, and the first hop whose frames have not all come. */
+  private describeHop(kind: FrameKind, op: number, plan: RingPlan, perStep: number[], expected: number): string {
+    const received = perStep.reduce((a, b) => a + b, 0);
+    if (kind !== FrameKind.allReduce) return `broadcast #${op} (${received} of ${expected} frames)`;
+    const n = plan.worldSize;
+    let step = 0;
+    while (step < perStep.length - 1 && perStep[step] >= plan.chunkCount[receiveSegment(this.rank, step, n)]) step++;
+    const hop =
+      step < n - 1 ? `reduce-scatter hop ${step + 1} of ${n - 1}` : `all-gather hop ${step - n + 2} of ${n - 1}`;
+    return `all-reduce #${op} (${hop}, ${received} of ${expected} frames)`;
   }
 }
 

@@ -8,6 +8,7 @@
 import type { CoordinatorLink, PeerId } from "../protocol/link.js";
 import type { CoordinatorMessage, RunSpec, StateHeader, WorkerMessage } from "../protocol/messages.js";
 import type { TrainConfig } from "../train/config.js";
+import { collectiveBoundSeconds, diagnoseStall, STALL_GATHER_MS, type StallReport, StepClock } from "./stallWatch.js";
 import type { WorkerExit, WorkerSpawnOptions } from "./supervisor.js";
 
 export type StepMessage = Extract<WorkerMessage, { type: "step" }>;
@@ -43,6 +44,13 @@ export interface SessionInput {
   hooks: SessionHooks;
   /** Set by the signal handler; the session stops after the step in flight. */
   stop: StopSignal;
+  /** Step durations measured so far (kept across generations): the stall bound derives from them. */
+  stepClock?: StepClock;
+  /**
+   * Hellos that came while no session listened for them (a fresh worker on another host may say hello before
+   * the generation it belongs to has begun); the session takes them and leaves the late ones for the next.
+   */
+  lateHellos?: { peer: PeerId; message: WorkerMessage }[];
 }
 
 export type SessionOutcome =
@@ -59,8 +67,12 @@ export class StopSignal {
     this.requested = true;
     for (const l of this.listeners) l();
   }
-  onRequest(listener: () => void): void {
+  /** Returns the function that removes the listener (a session listens only while it runs). */
+  onRequest(listener: () => void): () => void {
     this.listeners.push(listener);
+    return () => {
+      this.listeners = this.listeners.filter((l) => l !== listener);
+    };
   }
 }
 
@@ -91,16 +103,29 @@ interface Peer {
 
 export async function runSession(input: SessionInput): Promise<SessionOutcome> {
   const { config, link, hooks } = input;
+  // A stop that came before this session began (during a restart) must not spawn anyone.
+  if (input.stop.requested) return { kind: "stopped", globalStep: input.start.globalStep };
   const queue = new EventQueue();
+  const lateHellos = input.lateHellos ?? [];
+  for (const { peer, message } of lateHellos.splice(0)) queue.push({ kind: "message", peer, message, frames: [] });
   link.onMessage((peer, message, frames) => queue.push({ kind: "message", peer, message, frames }));
   input.workers.onUnexpectedExit((exit) => queue.push({ kind: "exit", exit }));
-  input.stop.onRequest(() => queue.push({ kind: "stop" }));
+  const unlistenStop = input.stop.onRequest(() => queue.push({ kind: "stop" }));
   const ticker = setInterval(() => queue.push({ kind: "tick" }), 1000);
   const worldSize = config.gpus + config.remoteWorkers;
   const peers = new Map<PeerId, Peer>();
   const byRank: Peer[] = [];
   let longestStep = 0;
   let lastTick = Date.now();
+  const stepClock = input.stepClock ?? new StepClock();
+  const bound = () => collectiveBoundSeconds(config.collectiveTimeout, stepClock.median());
+  // The coordinator's own watch while steps are planned: when the last step message came, and which ranks
+  // reached which step (null outside a plan).
+  let progress: { at: number; base: number; end: number; reached: Map<number, number> } | null = null;
+  // Stall reports of waiting ranks, gathered for a moment before the generation ends (stallWatch.ts).
+  const stalls: StallReport[] = [];
+  let gatherUntil = 0;
+  const stallFailure = () => new Failure({ kind: "failed", reason: diagnoseStall(stalls) }, "stall");
 
   const broadcast = (message: CoordinatorMessage) =>
     Promise.all(byRank.map((p) => link.send(p.id, message).catch(() => {})));
@@ -112,6 +137,7 @@ export async function runSession(input: SessionInput): Promise<SessionOutcome> {
       const e = await queue.next();
       if (e.kind === "exit") {
         if (input.stop.requested) throw new Failure({ kind: "stopped", globalStep: input.start.globalStep }, what);
+        if (stalls.length > 0) continue; // a rank that reported a stall may leave; the reports say more
         const how = e.exit.signal ? `signal ${e.exit.signal}` : `status ${e.exit.code}`;
         throw new Failure(
           { kind: "failed", reason: `worker ${e.exit.index} (pid ${e.exit.pid}) exited with ${how}` },
@@ -121,7 +147,17 @@ export async function runSession(input: SessionInput): Promise<SessionOutcome> {
       if (e.kind === "message") {
         const peer = peers.get(e.peer);
         if (peer) peer.lastSeen = Date.now();
+        if (!peer && e.message.type === "hello" && byRank.length > 0) {
+          lateHellos.push({ peer: e.peer, message: e.message });
+          continue;
+        }
         if (peer && peer.rank >= 0) hooks.onHeard?.(peer.rank);
+        if (e.message.type === "failed" && e.message.stall) {
+          stalls.push({ rank: e.message.rank, ...e.message.stall });
+          gatherUntil ||= Date.now() + STALL_GATHER_MS;
+          if (stalls.length === worldSize) throw stallFailure();
+          continue;
+        }
         if (e.message.type === "failed") {
           throw new Failure({ kind: "failed", reason: `rank ${e.message.rank} failed: ${e.message.message}` }, what);
         }
@@ -131,12 +167,42 @@ export async function runSession(input: SessionInput): Promise<SessionOutcome> {
         // A gap between ticks means this process was busy (a validation window): the workers were not
         // heard because nobody listened, so their silence only counts from now.
         const now = Date.now();
-        if (now - lastTick > 2500) for (const p of peers.values()) p.lastSeen = Math.max(p.lastSeen, now);
+        if (now - lastTick > 2500) {
+          for (const p of peers.values()) p.lastSeen = Math.max(p.lastSeen, now);
+          if (progress) progress.at = Math.max(progress.at, now);
+        }
         lastTick = now;
+        if (gatherUntil && now > gatherUntil) throw stallFailure();
+        // Heartbeats say the ranks live, not that they move: no step from anyone for long is a stall too.
+        // Twice the ranks' own bound, so that their reports (which say where they wait) come first.
+        const watch = 2 * bound();
+        if (progress && now - progress.at > watch * 1000) {
+          const { reached, base, end } = progress;
+          const at = (p: Peer) => reached.get(p.rank) ?? base;
+          if (byRank.every((p) => at(p) === end)) {
+            const reason = `no progress for ${Math.round(watch)} s: rank 0 sent no snapshot after step ${end}`;
+            throw new Failure({ kind: "failed", reason }, what);
+          }
+          const front = Math.max(...byRank.map(at));
+          const behind = byRank.filter((p) => at(p) < front);
+          // Ranks behind the front have not reported its step; when none is behind, nobody reported the next.
+          const late = (behind.length > 0 ? behind : byRank).map((p) => p.rank);
+          const step = behind.length > 0 ? front : front + 1;
+          throw new Failure(
+            {
+              kind: "failed",
+              reason:
+                `no progress for ${Math.round(watch)} s: rank${late.length > 1 ? "s" : ""} ${late.join(", ")} ` +
+                `did not report step ${step}, though heartbeats still arrive`,
+            },
+            what,
+          );
+        }
         for (const p of peers.values()) void link.send(p.id, { type: "heartbeat" }).catch(() => {});
         if (Date.now() > deadline) throw new Failure({ kind: "failed", reason: `timed out ${what}` }, what);
         // A worker cannot answer while a step computes (one JavaScript thread): allow 3 step times on top.
-        const silence = config.heartbeatSeconds * 1000 + 3 * longestStep * 1000;
+        // Before any step was measured, loading data and building kernels can hold it as long: allow a minute.
+        const silence = config.heartbeatSeconds * 1000 + (longestStep > 0 ? 3 * longestStep : 60) * 1000;
         for (const p of byRank) {
           if (Date.now() - p.lastSeen > silence) {
             throw new Failure(
@@ -209,8 +275,17 @@ export async function runSession(input: SessionInput): Promise<SessionOutcome> {
     while (epoch < config.epochs) {
       const snapshot = (epoch + 1) % config.valEvery === 0 || epoch === config.epochs - 1;
       const endStep = globalStep + (stepsPerEpoch - stepInEpoch);
-      await broadcast({ type: "plan", epoch, fromStep: stepInEpoch, toStep: stepsPerEpoch, globalStep, snapshot });
+      await broadcast({
+        type: "plan",
+        epoch,
+        fromStep: stepInEpoch,
+        toStep: stepsPerEpoch,
+        globalStep,
+        snapshot,
+        collectiveTimeoutSeconds: bound(),
+      });
       const reached = new Map<number, number>();
+      progress = { at: Date.now(), base: globalStep, end: endStep, reached };
       const checksums = new Map<number, Map<number, number>>();
       let state: { header: StateHeader; frames: Buffer[] } | null = null;
       let stoppedRanks = 0;
@@ -224,6 +299,8 @@ export async function runSession(input: SessionInput): Promise<SessionOutcome> {
         const m = e.message;
         if (m.type === "step") {
           longestStep = Math.max(longestStep, m.seconds);
+          stepClock.add(m.seconds);
+          if (progress) progress.at = Date.now();
           reached.set(m.rank, m.globalStep);
           hooks.onStep(m);
           if (m.checksum !== null) checkConsistency(checksums, m, worldSize);
@@ -236,6 +313,7 @@ export async function runSession(input: SessionInput): Promise<SessionOutcome> {
         if (stopping && stoppedRanks === worldSize && state !== null) return true;
         return planDone && (!snapshot || state !== null);
       });
+      progress = null;
       if (stopping && state === null) {
         // The plan ended before any rank saw the stop: ask for a snapshot with a plan of no steps.
         await broadcast({
@@ -245,6 +323,7 @@ export async function runSession(input: SessionInput): Promise<SessionOutcome> {
           toStep: stepsPerEpoch,
           globalStep: endStep,
           snapshot: true,
+          collectiveTimeoutSeconds: bound(),
         });
         await until("waiting for the final snapshot", 600_000, (e) => {
           if (e.kind === "message" && e.message.type === "state")
@@ -266,14 +345,18 @@ export async function runSession(input: SessionInput): Promise<SessionOutcome> {
     return { kind: "completed", globalStep };
   } catch (error) {
     if (error instanceof Failure) {
-      await broadcast({ type: "exit", rejoin: error.outcome.kind === "failed" });
+      // A stopping coordinator starts nothing: agents on other hosts must not start fresh workers either.
+      await broadcast({ type: "exit", rejoin: error.outcome.kind === "failed" && !input.stop.requested });
       return error.outcome;
     }
     throw error;
   } finally {
     clearInterval(ticker);
+    unlistenStop();
     hooks.onWorkersUp?.(0);
-    link.onMessage(() => {});
+    link.onMessage((peer, message) => {
+      if (message.type === "hello") lateHellos.push({ peer, message });
+    });
     input.workers.onUnexpectedExit(() => {});
     await input.workers.killAll(2000);
   }

@@ -16,7 +16,7 @@ import { generateRunKeys, isLoopbackEndpoint, type RunKeys, runKeysToEnv, writeR
 import { inputError } from "../errors.js";
 import { joinFlat, paramLayout, splitFlat } from "../model/paramLayout.js";
 import { initBackend } from "../native/backend.js";
-import { type RunSpec, type StateHeader, workerSettings } from "../protocol/messages.js";
+import { type RunSpec, type StateHeader, type WorkerMessage, workerSettings } from "../protocol/messages.js";
 import {
   type Checkpoint,
   listCheckpoints,
@@ -40,6 +40,7 @@ import { RunHistory } from "./runHistory.js";
 import { LiveWorkers } from "./runSnapshot.js";
 import { RunWatch } from "./runWatch.js";
 import { runSession, type SessionOutcome, StopSignal } from "./session.js";
+import { StepClock } from "./stallWatch.js";
 import { LocalWorkers } from "./supervisor.js";
 import { type ValidationResult, ValidationRunner, Validator } from "./validation.js";
 
@@ -216,6 +217,8 @@ export async function runTraining(config: TrainConfig, options: { resume: string
 
   // ---- train; a failed worker restarts every worker from the last checkpoint, up to --max-restarts
   let outcome: SessionOutcome;
+  const stepClock = new StepClock(); // step times outlive a restart: the stall bound stays measured
+  const lateHellos: { peer: string; message: WorkerMessage }[] = [];
   for (let generation = restarts; ; generation++) {
     const start = startOf(lastCheckpoint);
     outcome = await runSession({
@@ -227,6 +230,8 @@ export async function runTraining(config: TrainConfig, options: { resume: string
       generation,
       start,
       stop,
+      stepClock,
+      lateHellos,
       hooks: {
         onSnapshot,
         log,

@@ -5,10 +5,11 @@
  *   coord  → assign {rank, worldSize, generation, run}          ranks in order of hello (local index first)
  *   worker → ready {rank, ringEndpoint}                          backend up, data loaded, ring receiver bound
  *   coord  → start {next, state?}  + tensor frames               join the ring; weights from a checkpoint or seed
- *   coord  → plan {epoch, fromStep, toStep, snapshot}            a run of steps in one epoch, in lock-step
+ *   coord  → plan {epoch, fromStep, toStep, snapshot, bound}     a run of steps in one epoch, in lock-step
  *   worker → step {...}                                          every rank, every step (metrics, checksum)
  *   worker → state {...} + tensor frames                         rank 0, when the plan asked for a snapshot
  *   coord  → stop {}                                             finish the step in flight, snapshot, wait
+ *   worker → failed {message, stall?}                            this rank cannot go on (stall: waited for whom, where)
  *   coord  → exit {}                                             leave
  *   both   → heartbeat                                           liveness while a step computes
  *
@@ -94,7 +95,15 @@ export const workerMessageSchema = z.discriminatedUnion("type", [
   }),
   z.object({ type: z.literal("state"), rank: count, header: stateHeaderSchema, byteLengths }),
   z.object({ type: z.literal("stopped"), rank: count, globalStep: count }),
-  z.object({ type: z.literal("failed"), rank: int.min(-1), message: z.string().max(4000) }),
+  z.object({
+    type: z.literal("failed"),
+    rank: int.min(-1),
+    message: z.string().max(4000),
+    /** the failure was a collective that made no progress (coordinator/stallWatch.ts) */
+    stall: z
+      .object({ waitingFor: count, seconds: z.number().min(0), where: z.string().max(500), step: count })
+      .optional(),
+  }),
 ]);
 export type WorkerMessage = z.infer<typeof workerMessageSchema>;
 
@@ -108,6 +117,8 @@ export const coordinatorMessageSchema = z.discriminatedUnion("type", [
     toStep: count,
     globalStep: count,
     snapshot: z.boolean(),
+    /** a collective that receives nothing for this long fails (the ring's progress timer) */
+    collectiveTimeoutSeconds: z.number().positive().max(86_400),
   }),
   z.object({ type: z.literal("stop") }),
   /** rejoin: the run goes on (a restart); an agent (`orchestrate worker`) should start a fresh worker. */

@@ -48,6 +48,8 @@ export const trainSettingsSchema = z.strictObject({
   synthCases: z.number().int().min(2),
   checksumEvery: positiveInt,
   heartbeatSeconds: z.number().positive(),
+  /** no progress in a collective for this long ends the generation; null: from the step times (stallWatch.ts) */
+  collectiveTimeout: z.number().positive().max(86_400).nullable(),
   exportAtEnd: z.boolean(),
   preset: z.enum(["smoke", "demo", "full"]).nullable(),
 });
@@ -87,6 +89,7 @@ export const defaultConfig: Omit<TrainConfig, "out"> = {
   synthCases: 32,
   checksumEvery: 50,
   heartbeatSeconds: 10,
+  collectiveTimeout: null,
   exportAtEnd: false,
   preset: null,
 };
@@ -168,7 +171,11 @@ export function resolveTrainConfig({ flags, configFile, resume, now = new Date()
   if (resume) {
     const saved = join(resume, "config.json");
     if (!existsSync(saved)) throw inputError(`--resume ${resume}`, "not a run directory (no config.json)");
-    base = validateLayer(JSON.parse(readFileSync(saved, "utf8")), (key) => `${saved}: key "${key}"`);
+    // Keys added since the run was saved take their defaults (a run saved before --collective-timeout resumes).
+    base = {
+      ...defaultConfig,
+      ...validateLayer(JSON.parse(readFileSync(saved, "utf8")), (key) => `${saved}: key "${key}"`),
+    };
     base.out = resume;
   } else {
     const presetName = flags.preset ?? fromFile.preset ?? null;

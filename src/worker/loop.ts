@@ -11,7 +11,7 @@
 import { hostname } from "node:os";
 import { checksum } from "../comm/checksum.js";
 import { bytesOf, float32View } from "../comm/frames.js";
-import { RingAllReduce } from "../comm/ring.js";
+import { RingAllReduce, RingStallError } from "../comm/ring.js";
 import type { RunKeys } from "../comm/security.js";
 import { readFlat, writeFlat } from "../model/paramLayout.js";
 import { createUNet, type UNet } from "../model/unet.js";
@@ -41,6 +41,18 @@ export interface WorkerOptions {
 }
 
 type Incoming = { message: CoordinatorMessage; frames: Buffer[] };
+
+/** Why this rank cannot go on; `stall` when a collective made no progress (who it waited for, and where). */
+export class WorkerFailure extends Error {
+  override readonly name = "WorkerFailure";
+  constructor(
+    readonly rank: number,
+    message: string,
+    readonly stall?: { waitingFor: number; seconds: number; where: string; step: number },
+  ) {
+    super(message);
+  }
+}
 
 interface Session {
   ctx: RunContext;
@@ -72,6 +84,28 @@ export async function runWorker(link: WorkerLink, options: WorkerOptions): Promi
   }, 1000);
   let session: Session | undefined;
   try {
+    return await runAssigned();
+  } catch (error) {
+    if (error instanceof WorkerFailure) throw error;
+    const message = error instanceof Error ? error.message : String(error);
+    if (error instanceof RingStallError) {
+      // The step in flight is the next one: globalStep counts the steps already done.
+      const step = (session?.globalStep ?? 0) + 1;
+      throw new WorkerFailure(rank, `stalled at step ${step}: ${message}`, {
+        waitingFor: error.waitingFor,
+        seconds: error.seconds,
+        where: error.where,
+        step,
+      });
+    }
+    throw new WorkerFailure(rank, message);
+  } finally {
+    clearInterval(heartbeat);
+    session?.ring.close();
+    session?.unet.dispose();
+  }
+
+  async function runAssigned(): Promise<"done" | "rejoin"> {
     session = await openSession(ctx, run, options);
     await link.send({ type: "ready", rank, ringEndpoint: session.ring.endpoint });
 
@@ -85,13 +119,10 @@ export async function runWorker(link: WorkerLink, options: WorkerOptions): Promi
       const { message } = await inbox.next();
       if (message.type === "exit") return message.rejoin ? "rejoin" : "done";
       if (message.type !== "plan") continue;
+      session.ring.setProgressTimeout(Math.round(message.collectiveTimeoutSeconds * 1000));
       const stopped = await runPlan(session, message, link, () => stopRequested);
       if (stopped) await link.send({ type: "stopped", rank, globalStep: session.globalStep });
     }
-  } finally {
-    clearInterval(heartbeat);
-    session?.ring.close();
-    session?.unet.dispose();
   }
 }
 

@@ -9,7 +9,7 @@
  */
 import type { RunKeys } from "../comm/security.js";
 import { openWorkerLink } from "./controlLink.js";
-import { runWorker } from "./loop.js";
+import { runWorker, WorkerFailure } from "./loop.js";
 
 export interface WorkerProcessOptions {
   coordinator: string;
@@ -24,6 +24,8 @@ export interface WorkerProcessOptions {
 
 /** Exit status asking the agent (`orchestrate worker` on a remote host) to start a fresh worker. */
 export const EXIT_REJOIN = 75;
+/** Exit status telling the agent that the coordinator is gone: nobody to rejoin, the agent ends too. */
+export const EXIT_COORDINATOR_GONE = 69;
 
 export async function workerProcessMain(options: WorkerProcessOptions): Promise<number> {
   const tag = options.localIndex >= 0 ? `worker ${options.localIndex}` : `worker pid ${process.pid}`;
@@ -35,7 +37,7 @@ export async function workerProcessMain(options: WorkerProcessOptions): Promise<
   const link = await openWorkerLink({ endpoint: options.coordinator, keys: options.keys });
   const watch = watchCoordinator(link, options.coordinatorTimeoutSeconds, () => {
     log(`the coordinator has been silent for ${options.coordinatorTimeoutSeconds} s: leaving`);
-    process.exit(1);
+    process.exit(EXIT_COORDINATOR_GONE);
   });
   try {
     const how = await runWorker(link, {
@@ -52,10 +54,19 @@ export async function workerProcessMain(options: WorkerProcessOptions): Promise<
     return how === "rejoin" ? EXIT_REJOIN : 0;
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
+    const failure = error instanceof WorkerFailure ? error : undefined;
     log(`failed: ${message}`);
-    await link.send({ type: "failed", rank: -1, message: message.slice(0, 4000) }).catch(() => {});
+    await link
+      .send({
+        type: "failed",
+        rank: failure?.rank ?? -1,
+        message: message.slice(0, 4000),
+        ...(failure?.stall ? { stall: { ...failure.stall, where: failure.stall.where.slice(0, 500) } } : {}),
+      })
+      .catch(() => {});
     if (process.env.VOXRING_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
-    return 1;
+    // A rank that waited for a stalled neighbour is sound: it takes part in the restart, not as a crash.
+    return failure?.stall ? EXIT_REJOIN : 1;
   } finally {
     clearInterval(watch);
     link.close();

@@ -205,6 +205,33 @@ describe("control channel", () => {
     expect(lines).toEqual([]);
   });
 
+  it("with CURVE, carries a state frame as large as the message limit allows", async () => {
+    // CURVE's box around a frame counts against the socket's size limit; the codec's limit must be what holds.
+    const keys = generateRunKeys();
+    const maxMessageBytes = 4 << 20;
+    const limits = { maxMessageBytes };
+    const server = track(
+      await ControlServer.listen<typeof schema, ControlMessage>("tcp://127.0.0.1:0", { schema, keys, limits }),
+    );
+    const client = track(
+      await ControlClient.connect<typeof schema, ControlMessage>(server.endpoint, { schema, keys, limits }),
+    );
+    const serverIn = inbox(server);
+    const header = (bytes: number): ControlMessage => ({
+      type: "state",
+      step: 1,
+      what: "weights",
+      names: ["w"],
+      byteLengths: [bytes],
+    });
+    const headerBytes = pack(header(maxMessageBytes)).byteLength;
+    const weights = new Float32Array((maxMessageBytes - headerBytes) >> 2).fill(0.5);
+    await client.send(header(weights.byteLength), [weights]);
+    const state = (await serverIn(10_000)) as Incoming<ControlMessage>;
+    expect(state.message).toMatchObject({ type: "state", byteLengths: [weights.byteLength] });
+    expect(state.frames[0].byteLength).toBe(weights.byteLength);
+  });
+
   it("refuses to listen beyond loopback without keys", async () => {
     await expect(ControlServer.listen("tcp://0.0.0.0:0", { schema })).rejects.toThrow(/CURVE/);
   });

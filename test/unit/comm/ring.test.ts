@@ -3,12 +3,33 @@ import { basename, dirname } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import * as zmq from "zeromq";
 import { roundToHalf } from "../../../src/comm/fp16.js";
-import { RingAllReduce } from "../../../src/comm/ring.js";
+import { RingAllReduce, RingStallError } from "../../../src/comm/ring.js";
 import { encodeHeader, FrameKind, WireType } from "../../../src/comm/ringFrame.js";
 import { generateRunKeys } from "../../../src/comm/security.js";
 import { installNativeRingArithmetic } from "../../../src/native/ringArithmetic.js";
 import { Rng } from "../../../src/random.js";
 import { closeAll, openRing } from "./ringHelpers.js";
+
+describe("RingAllReduce progress timeout", () => {
+  it("fails a collective that gets no frame, naming the rank waited for and the hop", async () => {
+    rings = await openRing(3, { chunkBytes: 4096, sharedMemory: false, timeoutMs: 60_000 });
+    for (const ring of rings) ring.setProgressTimeout(800);
+    // Rank 1 never joins the collective: rank 2 waits for it in the first hop, rank 0 one hop later.
+    const results = await Promise.allSettled(
+      [0, 2].map((r) => rings[r].allReduce(new Float32Array(10_000), { average: true })),
+    );
+    const [at0, at2] = results.map((r) => (r.status === "rejected" ? r.reason : null));
+    expect(at2).toBeInstanceOf(RingStallError);
+    expect(at2).toMatchObject({ waitingFor: 1, seconds: 0.8 });
+    expect(at2.message).toMatch(
+      /^ring: no frame from rank 1 for 0.8 s in all-reduce #0 \(reduce-scatter hop 1 of 2, 0 of \d+ frames\)$/,
+    );
+    expect(at0).toBeInstanceOf(RingStallError);
+    expect(at0).toMatchObject({ waitingFor: 2 });
+    expect(at0.message).toMatch(/reduce-scatter hop 2 of 2/);
+    expect(() => rings[0].setProgressTimeout(0)).toThrow(RangeError);
+  });
+});
 
 let rings: RingAllReduce[] = [];
 afterEach(() => closeAll(rings));
@@ -224,5 +245,15 @@ describe("RingAllReduce", () => {
     await Promise.all(rings.map((ring, rank) => ring.allReduce(inputs[rank], { average: false })));
     for (const result of inputs) expect(firstMismatch(result, expected)).toBe(-1);
     rogue.close();
+  });
+
+  it("with CURVE keys and the default 1 MiB chunks all-reduces several MB over the sockets exactly", async () => {
+    // CURVE's box around a frame counts against the receiver's size limit: a full chunk must still get in.
+    const keys = generateRunKeys();
+    rings = await openRing(3, { keys, sharedMemory: false, timeoutMs: 15_000 });
+    const inputs = integerInputs(3, 2_000_003, 9);
+    const expected = exactSum(inputs);
+    await Promise.all(rings.map((ring, rank) => ring.allReduce(inputs[rank], { average: false })));
+    for (const result of inputs) expect(firstMismatch(result, expected)).toBe(-1);
   });
 });

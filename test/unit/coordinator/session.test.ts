@@ -18,6 +18,10 @@ interface Behaviour {
   silentAt?: { rank: number; step: number };
   /** a stop signal requested when rank 0 reaches this step */
   stopAt?: { step: number; signal: StopSignal };
+  /** at this step `rank` hangs (heartbeats go on) and the others report waiting for their previous rank */
+  stallAt?: { rank: number; step: number; reports: boolean };
+  /** rank 0 never sends the snapshot a plan asks for */
+  noSnapshot?: boolean;
 }
 
 function header(globalStep: number, epoch: number, stepInEpoch: number): StateHeader {
@@ -40,6 +44,8 @@ function simulate(behaviour: Behaviour = {}) {
   const ranks = new Map<PeerId, number>();
   const stopFlags = new Map<PeerId, boolean>();
   const sent: { peer: PeerId; message: CoordinatorMessage }[] = [];
+  const heartbeats: NodeJS.Timeout[] = [];
+  let spawned = 0;
   let dead = false;
   const reply = (peer: PeerId, m: WorkerMessage, frames: Buffer[] = []) =>
     setImmediate(() => {
@@ -69,6 +75,21 @@ function simulate(behaviour: Behaviour = {}) {
             return;
           }
           if (behaviour.silentAt?.rank === rank && behaviour.silentAt.step === step) return;
+          if (behaviour.stallAt?.step === step) {
+            const beat = setInterval(() => reply(peer, { type: "heartbeat", rank, step }), 200);
+            heartbeats.push(beat);
+            if (behaviour.stallAt.reports && rank !== behaviour.stallAt.rank) {
+              const waitingFor = (rank + ranks.size - 1) % ranks.size;
+              const where = "all-reduce #9 (reduce-scatter hop 1 of 1, 0 of 4 frames)";
+              reply(peer, {
+                type: "failed",
+                rank,
+                message: "stalled",
+                stall: { waitingFor, seconds: 5, where, step },
+              });
+            }
+            return;
+          }
           reply(peer, {
             type: "step",
             rank,
@@ -94,7 +115,7 @@ function simulate(behaviour: Behaviour = {}) {
             return;
           }
         }
-        if (message.snapshot && rank === 0) {
+        if (message.snapshot && rank === 0 && !behaviour.noSnapshot) {
           reply(peer, { type: "state", rank, header: header(step, message.epoch, message.toStep) }, []);
         }
       }
@@ -102,6 +123,7 @@ function simulate(behaviour: Behaviour = {}) {
   };
   const pool: WorkerPool = {
     spawn: (count: number, _options: WorkerSpawnOptions) => {
+      spawned += count;
       for (let i = 0; i < count; i++) reply(`peer${i}`, { type: "hello", host: "h", pid: 4000 + i, localIndex: i });
     },
     onUnexpectedExit: (h) => {
@@ -109,9 +131,10 @@ function simulate(behaviour: Behaviour = {}) {
     },
     killAll: async () => {
       dead = true;
+      for (const beat of heartbeats) clearInterval(beat);
     },
   };
-  return { link, pool, sent };
+  return { link, pool, sent, spawned: () => spawned };
 }
 
 function input(
@@ -211,6 +234,49 @@ describe("runSession", () => {
     const outcome = await runSession(session);
     expect(outcome.kind).toBe("failed");
     if (outcome.kind === "failed") expect(outcome.reason).toMatch(/rank [01] .* silent for \d+ s/);
+  });
+
+  it("a stall reported by the waiting rank names the rank it waited for, and the bound travels in plans", async () => {
+    const sim = simulate({ stallAt: { rank: 1, step: 3, reports: true } });
+    const { session } = input({ gpus: 3, collectiveTimeout: 5 }, sim);
+    const outcome = await runSession(session);
+    expect(outcome).toEqual({
+      kind: "failed",
+      reason:
+        "rank 1 stalled: rank 2 had no frame from rank 1 for 5 s in all-reduce #9 (reduce-scatter hop 1 of 1, " +
+        "0 of 4 frames) at step 3; ranks 0, 2 waited in the ring",
+    });
+    const plans = sim.sent.filter((s) => s.message.type === "plan").map((s) => s.message);
+    expect(plans.length).toBeGreaterThan(0);
+    expect(plans.every((p) => p.type === "plan" && p.collectiveTimeoutSeconds === 5)).toBe(true);
+  });
+
+  it("with heartbeats still coming, no step for twice the bound ends the session naming the late ranks", async () => {
+    const sim = simulate({ stallAt: { rank: 1, step: 3, reports: false } });
+    const { session } = input({ collectiveTimeout: 0.5 }, sim);
+    const outcome = await runSession(session);
+    expect(outcome).toEqual({
+      kind: "failed",
+      reason: "no progress for 1 s: ranks 0, 1 did not report step 3, though heartbeats still arrive",
+    });
+  });
+
+  it("a plan whose steps all came but whose snapshot does not ends the session, saying so", async () => {
+    const sim = simulate({ noSnapshot: true });
+    const { session } = input({ collectiveTimeout: 0.5 }, sim);
+    expect(await runSession(session)).toEqual({
+      kind: "failed",
+      reason: "no progress for 1 s: rank 0 sent no snapshot after step 4",
+    });
+  });
+
+  it("a stop requested before the session begins spawns no worker", async () => {
+    const stop = new StopSignal();
+    stop.request();
+    const sim = simulate();
+    const { session } = input({}, sim, stop);
+    expect(await runSession(session)).toEqual({ kind: "stopped", globalStep: 0 });
+    expect(sim.spawned()).toBe(0);
   });
 
   it("a stop ends after the step in flight with a snapshot of that step", async () => {

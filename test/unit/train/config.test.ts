@@ -88,4 +88,18 @@ describe("train config", () => {
     expect(config.lr).toBe(0.003);
     expect(config.epochs).toBe(9);
   });
+
+  it("resumes a run saved before a key existed, with that key's default", async () => {
+    const run = join(dir, "run-old");
+    const { collectiveTimeout: _, ...saved } = { ...defaultConfig, out: run, epochs: 5 };
+    (await import("node:fs")).mkdirSync(run, { recursive: true });
+    writeFileSync(join(run, "config.json"), JSON.stringify(saved));
+    const config = await resolve(["--resume", run, "--collective-timeout", "90"]);
+    expect(config.collectiveTimeout).toBe(90);
+    expect((await resolve(["--resume", run])).collectiveTimeout).toBeNull();
+  });
+
+  it.each([["0"], ["-3"], ["abc"]])("refuses --collective-timeout %s naming the flag", async (value) => {
+    await expect(resolve(["--collective-timeout", value])).rejects.toThrow(/^--collective-timeout: /);
+  });
 });
