@@ -35,7 +35,7 @@ export const trainSettingsSchema = z.strictObject({
   seed: z.number().int().min(0),
   deterministic: z.boolean(),
   amp: z.boolean(),
-  bucketMb: z.number().min(0).max(1024),
+  bucketMb: z.number().min(0),
   backend: z.enum(["auto", "gpu", "cpu"]),
   threads: positiveInt.nullable(),
   cacheRate: z.number().gt(0).max(1),

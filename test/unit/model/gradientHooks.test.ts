@@ -2,8 +2,8 @@ import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { GradientHooks } from "../../../src/model/gradientHooks.js";
 import { softDiceLoss } from "../../../src/model/ops/softDice.js";
-import { flatSize } from "../../../src/model/paramLayout.js";
-import { createUNet, type NamedVariable } from "../../../src/model/unet.js";
+import { flatSize, gradientBuckets } from "../../../src/model/paramLayout.js";
+import { BENCH_CHANNELS, createUNet, type NamedVariable } from "../../../src/model/unet.js";
 import { Rng } from "../../../src/random.js";
 import { createTrainer } from "../../../src/train/trainer.js";
 import { randomArray } from "./gradcheck.js";
@@ -101,6 +101,27 @@ describe("gradient hooks", () => {
       expect(grads.every(Number.isFinite)).toBe(true); // every slot written, the gradient-free ones with zeros
       unet.dispose();
     }
+  });
+
+  it("fill the bench U-Net's buckets of 25, 4 and 1 MiB in plan order: none waits for a later one", () => {
+    const unet = createUNet({ inChannels: 2, numClasses: 3, channels: BENCH_CHANNELS }, 1);
+    const shape: [number, number, number, number, number] = [1, 16, 16, 16, 2];
+    const { x, labels } = randomBatch(2, shape);
+    const arrival = new Int32Array(unet.params.length);
+    let count = 0;
+    createTrainer(unet).computeGradients(x, labels, shape, {
+      onGradient: (i) => {
+        arrival[i] = count++;
+      },
+    });
+    const sizes = unet.params.map((p) => p.variable.size);
+    for (const mb of [25, 4, 1]) {
+      const complete = gradientBuckets(sizes, mb * (1 << 20)).map((b) => Math.max(...b.params.map((i) => arrival[i])));
+      expect(complete, `${mb} MiB`).toEqual([...complete].sort((p, q) => p - q));
+    }
+    // The last bucket is complete only with the first layer's gradient, the last backward makes.
+    expect(arrival[0]).toBe(unet.params.length - 1);
+    unet.dispose();
   });
 
   it("sum the uses of a parameter used twice, finish a use that never reaches the loss, zero an unused one", () => {
