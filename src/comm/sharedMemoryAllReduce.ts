@@ -25,6 +25,8 @@ export class SharedMemoryAllReduce implements AllReduceTransport {
   /** Every rank's endpoint when all share this host, null when they do not, undefined until asked. */
   private endpoints?: readonly string[] | null;
   private regions?: SharedRegions;
+  /** The longest array asked of ownRegion: regions are mapped at least this long, so that it can be served. */
+  private wanted = 0;
   private ops = 0;
 
   constructor(private readonly stream: StreamRing) {}
@@ -40,17 +42,28 @@ export class SharedMemoryAllReduce implements AllReduceTransport {
     return this.endpoints !== null;
   }
 
-  /** This rank's region when it holds `length` floats: filling it spares the copy in and out. */
+  /**
+   * This rank's region when it holds `length` floats: filling it spares the copy in and out. Until it does
+   * (before the first large all-reduce, or while the regions are shorter), undefined; regions mapped from
+   * then on are made long enough for it.
+   */
   ownRegion(length: number): Float32Array | undefined {
     const own = this.regions?.payloads[this.stream.rank];
-    return own && own.length >= length ? own.subarray(0, length) : undefined;
+    if (own && own.length >= length) return own.subarray(0, length);
+    this.wanted = Math.max(this.wanted, length);
+    return undefined;
   }
 
   /**
-   * Copy in (unless `data` is this rank's region), barrier, sum this rank's segment across every region and
-   * write it back into all of them, barrier, copy out. No closing barrier is needed: after the second barrier
-   * no rank touches another's region until every rank has entered the next collective's first barrier, and a
-   * rank refills its own region only after its own second barrier, when every write into it has happened.
+   * Copy in (unless `data` lies in this rank's region), barrier, sum this rank's segment across every region
+   * and write it back into all of them, barrier, copy out. `data` may be any stretch of the region (buckets
+   * of gradients that fill it piece by piece): the collective then works on that stretch of every region,
+   * which must be the same stretch on every rank (the header says where; the first barrier checks).
+   *
+   * No closing barrier is needed: after the second barrier no rank touches another's region's stretch until
+   * every rank has entered the next collective's first barrier, and a rank refills its own region only after
+   * its own second barrier, when every write into it has happened. While one stretch is being reduced,
+   * ranks may write other stretches of their own region (backward producing the next bucket).
    */
   async allReduce(data: Float32Array, average: boolean, fp16: boolean): Promise<void> {
     const addon = sharedMemoryAddon();
@@ -61,16 +74,18 @@ export class SharedMemoryAllReduce implements AllReduceTransport {
     try {
       if (!this.regions || this.regions.capacity < data.length) {
         this.regions = undefined; // the old mappings go with the GC
-        this.regions = await mapSharedRegions(addon, endpoints, r, data.length, barrier);
+        this.regions = await mapSharedRegions(addon, endpoints, r, Math.max(data.length, this.wanted), barrier);
       }
       const { headers, payloads } = this.regions;
       const own = payloads[r];
-      const inPlace = data.buffer === own.buffer && data.byteOffset === own.byteOffset;
-      if (!inPlace) own.set(data);
+      const at = offsetInRegion(data, own);
+      const stretch = own.subarray(at ?? 0, (at ?? 0) + data.length);
+      if (at === undefined) stretch.set(data);
       const op = ++this.ops >>> 0;
       headers[r][0] = data.length;
       headers[r][1] = op;
       headers[r][2] = fp16 ? 1 : 0;
+      headers[r][3] = at ?? 0;
       await barrier();
       headers.forEach((h, k) => {
         if (h[0] !== data.length || h[1] !== op)
@@ -78,11 +93,14 @@ export class SharedMemoryAllReduce implements AllReduceTransport {
             `ring: rank ${k} shared ${h[0]} floats for collective #${h[1]}, this rank ${data.length} for #${op}`,
           );
         if (h[2] !== headers[r][2]) throw new RingError(`ring: rank ${k} disagrees on fp16 (do all ranks agree?)`);
+        if (h[3] !== headers[r][3])
+          throw new RingError(`ring: rank ${k} shared floats from offset ${h[3]}, this rank from ${headers[r][3]}`);
       });
       const plan = ringPlan(data.length, n, Math.max(1, data.length));
-      reduceOwnSegment(addon, this.regions, plan.segmentStart[r], plan.segmentStart[r + 1], average ? n : 1, fp16);
+      const [lo, hi] = [plan.segmentStart[r], plan.segmentStart[r + 1]].map((i) => (at ?? 0) + i);
+      reduceOwnSegment(addon, this.regions, lo, hi, average ? n : 1, fp16);
       await barrier();
-      if (!inPlace) data.set(own.subarray(0, data.length));
+      if (at === undefined) data.set(stretch);
       // Counted as the ring would have moved it, so the allreduce_bytes metric means the same either way.
       const ringBytes = Math.round(((2 * (n - 1)) / n) * data.byteLength);
       this.stream.stats.bytesSent += ringBytes;
@@ -120,4 +138,11 @@ export class SharedMemoryAllReduce implements AllReduceTransport {
     }
     return allOnThisHost(endpoints) ? endpoints : null;
   }
+}
+
+/** Where `data` starts in `region` when it lies entirely inside it (a view of the same memory), else undefined. */
+function offsetInRegion(data: Float32Array, region: Float32Array): number | undefined {
+  if (data.buffer !== region.buffer) return undefined;
+  const at = (data.byteOffset - region.byteOffset) / 4;
+  return Number.isInteger(at) && at >= 0 && at + data.length <= region.length ? at : undefined;
 }

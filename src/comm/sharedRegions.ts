@@ -21,7 +21,7 @@ export class SharedRegions {
   constructor(
     /** floats each region holds; collectives of any length up to it use the regions' prefixes */
     readonly capacity: number,
-    /** per rank: [length, collective number, fp16] */
+    /** per rank: [length, collective number, fp16, offset of the stretch in the region] */
     readonly headers: Uint32Array[],
     /** per rank: its copy of the array */
     readonly payloads: Float32Array[],

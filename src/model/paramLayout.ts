@@ -103,22 +103,41 @@ export function writeFlat(vars: NamedVariable[], flat: Float32Array): void {
   }
 }
 
+/** DDP's first bucket (torch.distributed's _DEFAULT_FIRST_BUCKET_BYTES): small, so the first all-reduce starts early. */
+export const FIRST_BUCKET_BYTES = 1 << 20;
+
+/** A run of parameters whose gradients are all-reduced together: flat elements [lo, hi). */
+export interface GradientBucket {
+  lo: number;
+  hi: number;
+  /** Indices into the parameter list, highest first. */
+  params: number[];
+}
+
 /**
- * Flattens gradients keyed by tfjs variable name (what `tf.variableGrads` returns). A variable without a
- * gradient (it did not reach the loss, like a conv bias in front of a batch norm) contributes zeros.
+ * How gradients of parameters of these sizes (in flat-layout order) are cut into buckets, as DDP assigns
+ * them: walking the parameters from the last to the first (backward produces the last layers' gradients
+ * first), a bucket closes once it holds at least `capBytes` of fp32 gradients, the first one already at
+ * min(FIRST_BUCKET_BYTES, capBytes). A parameter larger than the cap gets a bucket of its own; a cap of 0
+ * means one bucket for everything. The buckets come in the order they are to be all-reduced; each is a
+ * contiguous range of the flat layout, the first ending at its end.
  */
-export function flattenGrads(
-  vars: NamedVariable[],
-  grads: tf.NamedTensorMap,
-  out: Float32Array = new Float32Array(flatSize(vars)),
-): Float32Array {
-  checkLength(vars, out, "flattenGrads");
-  let offset = 0;
-  for (const { variable } of vars) {
-    const grad = grads[variable.name];
-    if (grad) out.set(grad.dataSync() as Float32Array, offset);
-    else out.fill(0, offset, offset + variable.size);
-    offset += variable.size;
+export function gradientBuckets(sizes: readonly number[], capBytes: number): GradientBucket[] {
+  if (!(capBytes >= 0)) throw new RangeError(`gradientBuckets: bad cap ${capBytes} bytes`);
+  const cap = capBytes === 0 ? Number.POSITIVE_INFINITY : capBytes;
+  const firstCap = capBytes === 0 ? cap : Math.min(FIRST_BUCKET_BYTES, cap);
+  const buckets: GradientBucket[] = [];
+  let hi = sizes.reduce((a, b) => a + b, 0);
+  let current: GradientBucket = { lo: hi, hi, params: [] };
+  for (let i = sizes.length - 1; i >= 0; i--) {
+    current.lo -= sizes[i];
+    current.params.push(i);
+    const limit = buckets.length === 0 ? firstCap : cap;
+    if ((current.hi - current.lo) * 4 >= limit || i === 0) {
+      buckets.push(current);
+      hi = current.lo;
+      current = { lo: hi, hi, params: [] };
+    }
   }
-  return out;
+  return buckets;
 }

@@ -38,14 +38,29 @@ export interface NamedVariable {
   variable: tf.Variable;
 }
 
+/**
+ * How a forward takes its parameters when someone wants to see their gradients arrive (gradientHooks.ts):
+ * every use of a parameter on the way to the output goes through `use`, and a parameter the forward leaves
+ * out of the gradient on purpose is declared by `withoutGradient`.
+ */
+export interface GradientTap {
+  /** The tensor to compute with in place of `variable`: the same values; backward reports its gradient. */
+  use<T extends tf.Tensor>(variable: tf.Variable): T;
+  /** `variable` has no gradient in this forward (a conv bias in front of a training-mode batch norm). */
+  withoutGradient(variable: tf.Variable): void;
+}
+
 export interface UNet {
   readonly config: UNetConfig;
   /** Trainable parameters in a fixed order (the reference's state_dict order). */
   readonly params: NamedVariable[];
   /** Batch-norm running means and variances, updated by training-mode forwards outside the gradient. */
   readonly stats: NamedVariable[];
-  /** Logits [N, D, H, W, classes] for x [N, D, H, W, inChannels]; eval mode uses the running statistics. */
-  apply(x: tf.Tensor5D, training: boolean): tf.Tensor5D;
+  /**
+   * Logits [N, D, H, W, classes] for x [N, D, H, W, inChannels]; eval mode uses the running statistics.
+   * With a tap, every parameter is taken through it (training steps with per-parameter gradient hooks).
+   */
+  apply(x: tf.Tensor5D, training: boolean, tap?: GradientTap): tf.Tensor5D;
   dispose(): void;
 }
 
@@ -205,15 +220,28 @@ function validateConfig(config: UNetConfig): void {
 
 // ---- the forward pass ----
 
-function applyConvBnRelu(layer: ConvBnRelu<tf.Variable>, x: tf.Tensor5D, training: boolean): tf.Tensor5D {
-  const z = tf.conv3d(x, layer.weight as tf.Tensor5D, 1, "same", "NDHWC");
+/** Takes parameters as they are, or through a tap (see GradientTap). */
+type Use = <T extends tf.Tensor>(variable: tf.Variable) => T;
+
+const direct: Use = <T extends tf.Tensor>(variable: tf.Variable) => variable as tf.Tensor as T;
+
+function applyConvBnRelu(
+  layer: ConvBnRelu<tf.Variable>,
+  x: tf.Tensor5D,
+  training: boolean,
+  use: Use,
+  tap?: GradientTap,
+): tf.Tensor5D {
+  const z = tf.conv3d(x, use<tf.Tensor5D>(layer.weight), 1, "same", "NDHWC");
   const attrs = { epsilon: DEFAULT_BN_EPSILON, relu: true };
-  const gamma = layer.gamma as tf.Tensor1D;
-  const beta = layer.beta as tf.Tensor1D;
+  const gamma = use<tf.Tensor1D>(layer.gamma);
+  const beta = use<tf.Tensor1D>(layer.beta);
   if (!training) {
-    const mean = tf.sub(layer.runningMean, layer.bias) as tf.Tensor1D; // the folded conv bias (see top)
+    const mean = tf.sub(layer.runningMean, use(layer.bias)) as tf.Tensor1D; // the folded conv bias (see top)
     return batchNormReluInfer(z, gamma, beta, mean, layer.runningVar as tf.Tensor1D, attrs);
   }
+  // Only the running mean sees the bias in training, outside the gradient (see top).
+  tap?.withoutGradient(layer.bias);
   const { y, mean, variance } = batchNormReluTrain(z, gamma, beta, attrs);
   const count = z.size / z.shape[4];
   // PyTorch keeps the unbiased variance in its running estimate while normalising with the biased one.
@@ -225,20 +253,26 @@ function applyConvBnRelu(layer: ConvBnRelu<tf.Variable>, x: tf.Tensor5D, trainin
   return y;
 }
 
-function applyBlock(block: ConvBnRelu<tf.Variable>[], x: tf.Tensor5D, training: boolean): tf.Tensor5D {
-  return block.reduce((h, layer) => applyConvBnRelu(layer, h, training), x);
+function applyBlock(
+  block: ConvBnRelu<tf.Variable>[],
+  x: tf.Tensor5D,
+  training: boolean,
+  use: Use,
+  tap?: GradientTap,
+): tf.Tensor5D {
+  return block.reduce((h, layer) => applyConvBnRelu(layer, h, training, use, tap), x);
 }
 
-function applyUpsample(up: Upsample<tf.Variable>, x: tf.Tensor5D): tf.Tensor5D {
+function applyUpsample(up: Upsample<tf.Variable>, x: tf.Tensor5D, use: Use): tf.Tensor5D {
   const [n, d, h, w] = x.shape;
   const outC = up.weight.shape[3] as number;
-  const y = tf.conv3dTranspose(x, up.weight as tf.Tensor5D, [n, 2 * d, 2 * h, 2 * w, outC], 2, "valid");
-  return tf.add(y, up.bias);
+  const y = tf.conv3dTranspose(x, use<tf.Tensor5D>(up.weight), [n, 2 * d, 2 * h, 2 * w, outC], 2, "valid");
+  return tf.add(y, use(up.bias));
 }
 
 /** The 1×1×1 head: a conv rather than a reshape + matMul, so it runs on the native Conv3D kernels too. */
-function applyHead(weight: tf.Variable, bias: tf.Variable, x: tf.Tensor5D): tf.Tensor5D {
-  return tf.add(tf.conv3d(x, weight as tf.Tensor5D, 1, "valid", "NDHWC"), bias);
+function applyHead(weight: tf.Variable, bias: tf.Variable, x: tf.Tensor5D, use: Use): tf.Tensor5D {
+  return tf.add(tf.conv3d(x, use<tf.Tensor5D>(weight), 1, "valid", "NDHWC"), use(bias));
 }
 
 /** Builds a U-Net with seeded He-normal weights: the same seed gives the same weights on every rank. */
@@ -249,8 +283,9 @@ export function createUNet(config: UNetConfig, seed: number): UNet {
   const { encoder, ups, decoder, headWeight, headBias } = declareLayers(config, vars);
 
   const divisor = spatialDivisor(config);
-  const apply = (x: tf.Tensor5D, training: boolean): tf.Tensor5D =>
+  const apply = (x: tf.Tensor5D, training: boolean, tap?: GradientTap): tf.Tensor5D =>
     tf.tidy(() => {
+      const use: Use = tap ? (v) => tap.use(v) : direct;
       const [, d, h, w, c] = x.shape;
       if (c !== config.inChannels) throw new Error(`UNet: input has ${c} channels, the net takes ${config.inChannels}`);
       if (d % divisor || h % divisor || w % divisor) {
@@ -261,17 +296,17 @@ export function createUNet(config: UNetConfig, seed: number): UNet {
       const skips: tf.Tensor5D[] = [];
       let hidden = x;
       for (const [i, block] of encoder.entries()) {
-        hidden = applyBlock(block, hidden, training);
+        hidden = applyBlock(block, hidden, training, use, tap);
         if (i < levels - 1) {
           skips.push(hidden);
           hidden = tf.maxPool3d(hidden, 2, 2, "valid");
         }
       }
       for (const [j, block] of decoder.entries()) {
-        const up = applyUpsample(ups[j], hidden);
-        hidden = applyBlock(block, tf.concat([up, skips.pop() as tf.Tensor5D], 4), training);
+        const up = applyUpsample(ups[j], hidden, use);
+        hidden = applyBlock(block, tf.concat([up, skips.pop() as tf.Tensor5D], 4), training, use, tap);
       }
-      return applyHead(headWeight, headBias, hidden);
+      return applyHead(headWeight, headBias, hidden, use);
     });
 
   return {

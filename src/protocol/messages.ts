@@ -31,6 +31,7 @@ export const workerSettingsSchema = trainSettingsSchema.pick({
   lr: true,
   lrSchedule: true,
   amp: true,
+  bucketMb: true,
   deterministic: true,
   seed: true,
   epochs: true,

@@ -35,6 +35,7 @@ export const trainSettingsSchema = z.strictObject({
   seed: z.number().int().min(0),
   deterministic: z.boolean(),
   amp: z.boolean(),
+  bucketMb: z.number().min(0),
   backend: z.enum(["auto", "gpu", "cpu"]),
   threads: positiveInt.nullable(),
   cacheRate: z.number().gt(0).max(1),
@@ -76,6 +77,7 @@ export const defaultConfig: Omit<TrainConfig, "out"> = {
   seed: 0,
   deterministic: false,
   amp: false,
+  bucketMb: 25,
   backend: "auto",
   threads: null,
   cacheRate: 1,
@@ -171,12 +173,9 @@ export function resolveTrainConfig({ flags, configFile, resume, now = new Date()
   if (resume) {
     const saved = join(resume, "config.json");
     if (!existsSync(saved)) throw inputError(`--resume ${resume}`, "not a run directory (no config.json)");
-    // Keys added since the run was saved take their defaults (a run saved before --collective-timeout resumes).
-    base = {
-      ...defaultConfig,
-      ...validateLayer(JSON.parse(readFileSync(saved, "utf8")), (key) => `${saved}: key "${key}"`),
-    };
-    base.out = resume;
+    // Under the saved config, the defaults of keys it predates (a run saved by an older version).
+    const savedSettings = validateLayer(JSON.parse(readFileSync(saved, "utf8")), (key) => `${saved}: key "${key}"`);
+    base = { ...defaultConfig, ...savedSettings, out: resume };
   } else {
     const presetName = flags.preset ?? fromFile.preset ?? null;
     base = { ...defaultConfig, ...(presetName ? presets[presetName] : {}) };

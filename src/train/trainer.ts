@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
+import { GradientHooks } from "../model/gradientHooks.js";
 import { DEFAULT_DICE_SMOOTH, softDiceLoss } from "../model/ops/softDice.js";
-import { flatSize, flattenGrads, readFlat, writeFlat } from "../model/paramLayout.js";
+import { flatSize, readFlat, writeFlat } from "../model/paramLayout.js";
 import type { UNet } from "../model/unet.js";
 import { Adam, type AdamState, DEFAULT_ADAM } from "./adam.js";
 import { allFinite, DynamicLossScaler, type LossScaleState } from "./lossScale.js";
@@ -12,6 +13,9 @@ import { allFinite, DynamicLossScaler, type LossScaleState } from "./lossScale.j
  *   const { loss, grads } = trainer.computeGradients(x, labels, [N, Z, Y, X, C]);  // forward + backward
  *   await ring.allReduce(grads);                                                   // average across ranks
  *   trainer.applyGradients(grads);                                                 // Adam, identical on every rank
+ *
+ * computeGradients reports each parameter's gradient as backward produces it (onGradient), so that the
+ * caller can all-reduce buckets of them while backward goes on (trainStep.ts).
  *
  * The decision to skip a step (non-finite gradients) is taken in applyGradients, on the averaged
  * gradients, so every rank takes the same decision and the loss scale stays identical everywhere.
@@ -26,13 +30,27 @@ export interface TrainerOptions {
 
 export type BatchShape = [number, number, number, number, number];
 
+export interface GradientOptions {
+  /** Where the gradients go (e.g. the ring's shared buffer); default a fresh array. */
+  into?: Float32Array;
+  /** Gradients come multiplied by this: default 1, the true gradients (the loss scale leaves them as made). */
+  gradScale?: number;
+  /** This rank's unscaled loss, as soon as the forward has it: before any onGradient. */
+  onLoss?: (loss: number) => void;
+  /**
+   * Parameter `index` (unet.params order) has its whole gradient in the array now: once per parameter and
+   * step, in the order backward produces them (last layers first), all of them before computeGradients
+   * returns. Gradient-free parameters (conv biases in front of a batch norm) come as zeros right after the
+   * forward.
+   */
+  onGradient?: (index: number) => void;
+}
+
 export interface GradientResult {
   /** The unscaled soft Dice loss of this rank's batch. */
   loss: number;
   /** Gradients × gradScale, flat in `unet.params` order: the caller's `into`, or a fresh array it owns. */
   grads: Float32Array;
-  /** This rank's gradients are free of Inf/NaN (the step decision waits for the averaged gradients). */
-  finite: boolean;
 }
 
 export interface ApplyResult {
@@ -50,19 +68,17 @@ export interface TrainerState {
 
 export interface Trainer {
   readonly paramCount: number;
+  /** Elements of each parameter, in unet.params order (the flat layout of the gradients). */
+  readonly paramSizes: readonly number[];
   /** The dynamic loss scale (1 without --amp): what gradients should stay multiplied by on an fp16 wire. */
   readonly lossScale: number;
   readonly skippedSteps: number;
-  /**
-   * Forward and backward; gradients are written into `into` when given (e.g. the ring's shared buffer),
-   * multiplied by `gradScale` (default 1: the true gradients; the loss scale leaves them as backward made them).
-   */
+  /** Forward and backward (see GradientOptions for where the gradients go and when they are reported). */
   computeGradients(
     x: Float32Array,
     labels: Int32Array,
     batchShape: BatchShape,
-    into?: Float32Array,
-    gradScale?: number,
+    options?: GradientOptions,
   ): GradientResult;
   /** Adam at `lr` (default: the trainer's configured rate; the worker passes its schedule's rate for the step). */
   applyGradients(grads: Float32Array, lr?: number): ApplyResult;
@@ -78,14 +94,14 @@ export function createTrainer(unet: UNet, options: Partial<TrainerOptions> = {})
   const scaler = amp ? new DynamicLossScaler() : null;
   // Reused between steps: 22 MB for the bench U-Net is worth not reallocating.
   const params = new Float32Array(size);
+  const hooks = new GradientHooks(unet.params);
   let skippedSteps = 0;
 
   function computeGradients(
     x: Float32Array,
     labels: Int32Array,
     batchShape: BatchShape,
-    into?: Float32Array,
-    gradScale = 1,
+    { into, gradScale = 1, onLoss, onGradient }: GradientOptions = {},
   ): GradientResult {
     const [n, z, y, xSize, c] = batchShape;
     if (x.length !== n * z * y * xSize * c) {
@@ -97,21 +113,22 @@ export function createTrainer(unet: UNet, options: Partial<TrainerOptions> = {})
     const scale = scaler?.scale ?? 1;
     if (into && into.length !== size) throw new Error(`computeGradients: ${into.length} floats for ${size} gradients`);
     const grads = into ?? new Float32Array(size);
-    const scaledLoss = tf.tidy(() => {
+    // Backward differentiates loss × scale; the hooks bring each gradient to × gradScale as they copy it.
+    hooks.begin(grads, gradScale / scale, onGradient ?? (() => {}));
+    let loss = 0;
+    tf.tidy(() => {
       const input = tf.tensor5d(x, batchShape, "float32");
       const target = tf.tensor4d(labels, [n, z, y, xSize], "int32");
-      const { value, grads: named } = tf.variableGrads(() => {
-        const loss = softDiceLoss(unet.apply(input, true), target, smooth);
-        return scale === 1 ? loss : tf.mul(loss, scale);
+      tf.variableGrads(() => {
+        const unscaled = softDiceLoss(unet.apply(input, true, hooks), target, smooth);
+        loss = unscaled.dataSync()[0];
+        onLoss?.(loss);
+        hooks.forwardDone();
+        return scale === 1 ? unscaled : tf.mul(unscaled, scale);
       }, vars);
-      flattenGrads(unet.params, named, grads);
-      return value.dataSync()[0];
+      hooks.finish();
     });
-    if (gradScale !== scale) {
-      const factor = gradScale / scale;
-      for (let i = 0; i < grads.length; i++) grads[i] *= factor;
-    }
-    return { loss: scaledLoss / scale, grads, finite: allFinite(grads) };
+    return { loss, grads };
   }
 
   function applyGradients(grads: Float32Array, lr?: number): ApplyResult {
@@ -131,6 +148,7 @@ export function createTrainer(unet: UNet, options: Partial<TrainerOptions> = {})
 
   return {
     paramCount: size,
+    paramSizes: unet.params.map((p) => p.variable.size),
     get lossScale() {
       return scaler?.scale ?? 1;
     },

@@ -172,6 +172,7 @@ async function runPlan(s: Session, plan: Plan, link: WorkerLink, stopRequested: 
       lr,
       fp16Wire,
       stopRequested: stopRequested(),
+      bucketMb: config.bucketMb,
     });
     stopAll = result.stopAll;
     s.globalStep++;

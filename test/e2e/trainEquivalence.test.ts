@@ -79,7 +79,7 @@ describe("2 workers = 1 worker accumulating their gradients", () => {
             ),
           ),
         );
-        const options = { lr: config.lr, fp16Wire: false, stopRequested: false };
+        const options = { lr: config.lr, fp16Wire: false, stopRequested: false, bucketMb: config.bucketMb };
         await Promise.all(
           ranks.map((r, rank) => trainStep(r.trainer, { ...batches[rank], shape }, collectives[rank], options)),
         );

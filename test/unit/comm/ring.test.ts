@@ -125,6 +125,54 @@ describe("RingAllReduce", () => {
     expect(readdirSync("/dev/shm").filter((f) => tags.some((t) => f.startsWith(t)))).toEqual([]);
   });
 
+  it("through shared memory, reduces stretches of ring.buffer in place, back to back, leaving the rest alone", async () => {
+    const world = 3;
+    const length = 300_000;
+    rings = await openRing(world, { chunkBytes: 4096 });
+    for (const ring of rings) ring.buffer(length); // asked before the regions exist: they are mapped this long
+    const warmUp = integerInputs(world, 100_000, 5);
+    await Promise.all(rings.map((ring, rank) => ring.allReduce(warmUp[rank], { average: false })));
+    expect(rings.every((r) => r.sharesMemory)).toBe(true);
+    // Now a view of the region, new each call (a scratch array would be one object, returned every time).
+    const [a, b] = [rings[0].buffer(length), rings[0].buffer(length)];
+    expect(a !== b && a.buffer === b.buffer).toBe(true);
+
+    const inputs = integerInputs(world, length, 6);
+    const buffers = rings.map((ring, rank) => {
+      const buffer = ring.buffer(length);
+      buffer.set(inputs[rank]);
+      return buffer;
+    });
+    const sum = exactSum(inputs);
+    // Two stretches like two buckets of gradients, the later one first, started without awaiting.
+    const stretches: [number, number][] = [
+      [170_000, 300_000],
+      [70_000, 170_000],
+    ];
+    await Promise.all(
+      rings.flatMap((ring, rank) =>
+        stretches.map(([lo, hi]) => ring.allReduce(buffers[rank].subarray(lo, hi), { average: false })),
+      ),
+    );
+    for (const [rank, buffer] of buffers.entries()) {
+      expect(firstMismatch(buffer.subarray(70_000), sum.subarray(70_000))).toBe(-1);
+      expect(firstMismatch(buffer.subarray(0, 70_000), inputs[rank].subarray(0, 70_000))).toBe(-1);
+    }
+  });
+
+  it("through shared memory, fails on every rank when ranks reduce stretches at different offsets", async () => {
+    rings = await openRing(2, { chunkBytes: 4096, timeoutMs: 5000 });
+    for (const ring of rings) ring.buffer(200_000);
+    await Promise.all(rings.map((ring) => ring.allReduce(new Float32Array(100_000), { average: false })));
+    const results = await Promise.allSettled(
+      rings.map((ring, rank) =>
+        ring.allReduce(ring.buffer(200_000).subarray(rank, rank + 100_000), { average: false }),
+      ),
+    );
+    expect(results.map((r) => r.status)).toEqual(["rejected", "rejected"]);
+    expect(String((results[0] as PromiseRejectedResult).reason)).toMatch(/offset/);
+  });
+
   it("through shared memory, fails on every rank when ranks disagree on the length", async () => {
     rings = await openRing(2, { chunkBytes: 4096, timeoutMs: 5000 });
     const results = await Promise.allSettled([

@@ -1,8 +1,9 @@
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  FIRST_BUCKET_BYTES,
   flatSize,
-  flattenGrads,
+  gradientBuckets,
   joinFlat,
   paramLayout,
   readFlat,
@@ -62,17 +63,50 @@ describe("flat parameters", () => {
     expect(unet.params[0].variable.dataSync()[0]).not.toBe(1234);
     expect(() => writeFlat(unet.params, new Float32Array(5))).toThrow(/5 values/);
   });
+});
 
-  it("flattens gradients by variable name, zeros for variables without one", () => {
-    const grads: tf.NamedTensorMap = {
-      [unet.params[0].variable.name]: tf.fill([3, 3, 3, 2, 2], 0.25),
-      [unet.params[2].variable.name]: tf.tensor1d([7, -8]),
-    };
-    const flat = flattenGrads(unet.params, grads, new Float32Array(flatSize(unet.params)).fill(9));
-    expect(flat[0]).toBe(0.25);
-    expect(flat[107]).toBe(0.25);
-    expect(Array.from(flat.subarray(108, 110))).toEqual([0, 0]); // enc.0.0.bias: no gradient
-    expect(Array.from(flat.subarray(110, 112))).toEqual([7, -8]);
-    expect(flat[flat.length - 1]).toBe(0);
+describe("gradient buckets", () => {
+  const MIB = 1 << 20;
+
+  it("cuts from the last parameter back, the first bucket at 1 MiB, then at the cap", () => {
+    // floats; cap 2 MiB = 524,288 floats, first bucket 1 MiB = 262,144 floats
+    const sizes = [300_000, 10, 700_000, 500_000, 100_000, 200_000];
+    const total = sizes.reduce((a, b) => a + b, 0);
+    expect(gradientBuckets(sizes, 2 * MIB)).toEqual([
+      { lo: total - 300_000, hi: total, params: [5, 4] },
+      { lo: 300_010, hi: total - 300_000, params: [3, 2] },
+      { lo: 0, hi: 300_010, params: [1, 0] }, // the rest, short of the cap
+    ]);
+    expect(FIRST_BUCKET_BYTES).toBe(MIB);
+  });
+
+  it("gives a parameter larger than the cap a bucket of its own, and cap 0 one bucket for all", () => {
+    expect(gradientBuckets([10, 2_000_000, 10], 4 * MIB).map((b) => b.params)).toEqual([[2, 1], [0]]);
+    expect(gradientBuckets([10, 2_000_000, 10], 0)).toEqual([{ lo: 0, hi: 2_000_020, params: [2, 1, 0] }]);
+    expect(gradientBuckets([], 4 * MIB)).toEqual([]);
+    expect(() => gradientBuckets([1], -1)).toThrow(/bad cap/);
+    expect(() => gradientBuckets([1], Number.NaN)).toThrow(/bad cap/);
+  });
+
+  it.each([0.05, 1, 4, 25, 1000])("tiles the bench U-Net's layout end to end, closing each bucket at %s MiB", (mb) => {
+    const layout = paramLayout({ inChannels: 2, numClasses: 3, channels: [16, 32, 64, 128, 256] });
+    const sizes = layout.params.map((p) => p.size);
+    const buckets = gradientBuckets(sizes, mb * MIB);
+    let hi = layout.paramsLength;
+    const seen: number[] = [];
+    for (const [k, bucket] of buckets.entries()) {
+      expect(bucket.hi).toBe(hi);
+      expect(bucket.lo).toBe(layout.params[bucket.params[bucket.params.length - 1]].offset);
+      expect(bucket.hi - bucket.lo).toBe(bucket.params.reduce((sum, i) => sum + sizes[i], 0));
+      const limit = k === 0 ? Math.min(FIRST_BUCKET_BYTES, mb * MIB) : mb * MIB;
+      const lastAdded = sizes[bucket.params[bucket.params.length - 1]];
+      if (k < buckets.length - 1) expect((bucket.hi - bucket.lo) * 4).toBeGreaterThanOrEqual(limit);
+      expect((bucket.hi - bucket.lo - lastAdded) * 4).toBeLessThan(limit); // closed as soon as it was full
+      seen.push(...bucket.params);
+      hi = bucket.lo;
+    }
+    expect(hi).toBe(0);
+    expect(seen).toEqual(sizes.map((_, i) => sizes.length - 1 - i)); // every parameter once, last first
+    if (mb === 25) expect(buckets.length).toBe(2); // 22.6 MB of gradients: DDP's small first bucket, then the rest
   });
 });

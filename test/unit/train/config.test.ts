@@ -30,6 +30,7 @@ describe("train config", () => {
     expect(config.patch).toEqual([96, 96, 32]);
     expect(config.channels).toEqual([16, 32, 64, 128, 256]);
     expect(config.gpus).toBe(4);
+    expect(config.bucketMb).toBe(25); // DDP's bucket_cap_mb
     expect(config.out).toBe(join("runs", "20260102-030405"));
   });
 
@@ -60,6 +61,7 @@ describe("train config", () => {
     [["--val-window", "100", "96", "32"], /^--val-window: /],
     [["--bind", "0.0.0.0"], /^--port: /],
     [["--backend", "tpu"], /Invalid values/],
+    [["--bucket-mb", "-1"], /^--bucket-mb: /],
     [["--config", "/nonexistent/x.yaml"], /^--config \/nonexistent\/x.yaml: no such file/],
     [["--resume", "/nonexistent/run"], /^--resume \/nonexistent\/run: not a run directory/],
   ])("%j is refused naming the option", async (argv, message) => {
@@ -101,5 +103,20 @@ describe("train config", () => {
 
   it.each([["0"], ["-3"], ["abc"]])("refuses --collective-timeout %s naming the flag", async (value) => {
     await expect(resolve(["--collective-timeout", value])).rejects.toThrow(/^--collective-timeout: /);
+  });
+
+  it("takes --bucket-mb as MiB, 0 (one bucket) and fractions included", async () => {
+    expect((await resolve(["--bucket-mb", "0"])).bucketMb).toBe(0);
+    expect((await resolve(["--bucket-mb", "0.5"])).bucketMb).toBe(0.5);
+  });
+
+  it("resumes a run saved before --bucket-mb existed with its default", async () => {
+    const run = join(dir, "run-older");
+    const { bucketMb: _, ...older } = { ...defaultConfig, out: run, epochs: 4 };
+    (await import("node:fs")).mkdirSync(run, { recursive: true });
+    writeFileSync(join(run, "config.json"), JSON.stringify(older));
+    const config = await resolve(["--resume", run]);
+    expect(config.bucketMb).toBe(defaultConfig.bucketMb);
+    expect(config.epochs).toBe(4);
   });
 });
