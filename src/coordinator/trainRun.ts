@@ -37,6 +37,7 @@ import { createPageRoutes } from "./pageRoutes.js";
 import { formatCount, formatSeconds, Progress } from "./progress.js";
 import { prepareRunData } from "./runData.js";
 import { RunHistory } from "./runHistory.js";
+import { acquireRunLock, liveLockHolder, lockInUseError } from "./runLock.js";
 import { LiveWorkers } from "./runSnapshot.js";
 import { RunWatch } from "./runWatch.js";
 import { runSession, type SessionOutcome, StopSignal } from "./session.js";
@@ -47,7 +48,9 @@ export async function runTraining(config: TrainConfig, options: { resume: string
   const started = Date.now();
   const runDir = config.out;
 
-  // ---- run directory: a fresh one, or the one being resumed
+  // ---- run directory: a fresh one, or the one being resumed, and nobody else's right now
+  const holder = liveLockHolder(runDir);
+  if (holder) throw lockInUseError(runDir, holder);
   if (!options.resume && listCheckpoints(runDir).length > 0) {
     throw inputError("--out", `${runDir} already holds a run (use --resume ${runDir}, or another --out)`);
   }
@@ -58,6 +61,7 @@ export async function runTraining(config: TrainConfig, options: { resume: string
   const data = await prepareRunData(config, log);
   log(`data: ${data.dir} (${data.trainCases.length} training, ${data.valCases.length} validation cases)`);
   mkdirSync(runDir, { recursive: true });
+  const lock = acquireRunLock(runDir, log); // before the first byte written into the run directory
   writeFileAtomic(join(runDir, "config.json"), `${JSON.stringify(config, null, 2)}\n`);
   const events = new EventLog(runDir);
 
@@ -336,6 +340,7 @@ export async function runTraining(config: TrainConfig, options: { resume: string
   validator.dispose();
   link.close();
   await server.close();
+  lock.release();
   if (outcome.kind === "diverged") log(`error: ${outcome.reason}`);
   return status === "failed" ? 1 : 0;
 }
