@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { writeFileAtomic } from "../atomicWrite.js";
 import { bytesOf, float32View } from "../comm/frames.js";
 import { generateRunKeys, isLoopbackEndpoint, type RunKeys, runKeysToEnv, writeRunKeys } from "../comm/security.js";
-import { inputError } from "../errors.js";
+import { EnvironmentError, inputError } from "../errors.js";
 import { joinFlat, paramLayout, splitFlat } from "../model/paramLayout.js";
 import { initBackend } from "../native/backend.js";
 import { type RunSpec, type StateHeader, workerSettings } from "../protocol/messages.js";
@@ -22,7 +22,7 @@ import {
   listCheckpoints,
   markBest,
   pruneCheckpoints,
-  readCheckpoint,
+  readNewestIntactCheckpoint,
   writeCheckpoint,
   writeCheckpointValidation,
 } from "../train/checkpoint.js";
@@ -68,9 +68,7 @@ export async function runTraining(config: TrainConfig, options: { resume: string
   // ---- where to start: the last checkpoint of a resumed run, else fresh weights from the seed
   let checkpoint: Checkpoint | null = null;
   if (options.resume) {
-    const all = listCheckpoints(runDir);
-    if (all.length === 0) throw inputError("--resume", `${runDir} has no checkpoint yet`);
-    checkpoint = readCheckpoint(all[all.length - 1]);
+    checkpoint = readNewestIntactCheckpoint(runDir, log); // verified whole; damaged ones named and passed over
     log(`resuming ${runDir} at step ${checkpoint.globalStep} (epoch ${checkpoint.epoch + 1})`);
   }
   const history = RunHistory.fromEvents(events.read(), checkpoint?.globalStep ?? 0);
@@ -218,6 +216,15 @@ export async function runTraining(config: TrainConfig, options: { resume: string
     stepsPerEpoch: data.stepsPerEpoch,
   });
 
+  // ---- a full disk (any EnvironmentError) ends the run like a failure: no restart, the end event, then one
+  // line naming the path and exit 1 (cli/main.ts)
+  const environment: { failure: EnvironmentError | null } = { failure: null };
+  const endOnEnvironmentError = (error: unknown): SessionOutcome => {
+    if (!(error instanceof EnvironmentError)) throw error;
+    environment.failure ??= error;
+    return { kind: "failed", reason: error.message };
+  };
+
   // ---- train; a failed worker restarts every worker from the last checkpoint, up to --max-restarts
   let outcome: SessionOutcome;
   for (let generation = restarts; ; generation++) {
@@ -283,8 +290,8 @@ export async function runTraining(config: TrainConfig, options: { resume: string
           });
         },
       },
-    });
-    if (outcome.kind !== "failed" || stop.requested) break;
+    }).catch(endOnEnvironmentError);
+    if (outcome.kind !== "failed" || stop.requested || environment.failure) break;
     if (restarts >= config.maxRestarts) {
       log(`${outcome.reason}; no restarts left (--max-restarts ${config.maxRestarts})`);
       break;
@@ -295,7 +302,9 @@ export async function runTraining(config: TrainConfig, options: { resume: string
     events.write({ type: "restart", count: restarts, reason: outcome.reason, fromStep: from });
     log(`${outcome.reason}: restarting all workers from step ${from} (restart ${restarts} of ${config.maxRestarts})`);
   }
-  await validations.drain();
+  await validations.drain().catch((error) => {
+    outcome = endOnEnvironmentError(error);
+  });
 
   // ---- the end: export (demo), summary, cleanup
   process.off("SIGINT", onSignal);
@@ -308,15 +317,19 @@ export async function runTraining(config: TrainConfig, options: { resume: string
     events.write({ type: "export", bundle: exported.bundle, prediction: exported.prediction });
   }
   const seconds = (Date.now() - started) / 1000;
-  events.write({
-    type: "end",
-    status,
-    step: lastCheckpoint?.globalStep ?? 0,
-    epoch: lastCheckpoint?.epoch ?? 0,
-    bestDiceMean: history.best,
-    seconds,
-    ...(reason ? { reason } : {}),
-  });
+  try {
+    events.write({
+      type: "end",
+      status,
+      step: lastCheckpoint?.globalStep ?? 0,
+      epoch: lastCheckpoint?.epoch ?? 0,
+      bestDiceMean: history.best,
+      seconds,
+      ...(reason ? { reason } : {}),
+    });
+  } catch (error) {
+    process.stderr.write(`orchestrate: the end event was not written: ${(error as Error).message}\n`);
+  }
   const last = validationsRun.at(-1);
   progress.table(`voxring run ${status}${reason ? `: ${reason}` : ""}`, [
     ["run", runDir],
@@ -341,6 +354,7 @@ export async function runTraining(config: TrainConfig, options: { resume: string
   link.close();
   await server.close();
   lock.release();
+  if (environment.failure) throw environment.failure;
   if (outcome.kind === "diverged") log(`error: ${outcome.reason}`);
   return status === "failed" ? 1 : 0;
 }
