@@ -106,10 +106,11 @@ export async function runTraining(config: TrainConfig, options: { resume: string
   log(`metrics: ${server.url}`);
   log(`live page: ${new URL("/", server.url)}`);
 
-  // ---- control channel; beyond loopback every socket speaks CURVE with keys made for this run
-  const loopback = isLoopbackEndpoint(`tcp://${config.bind}:1`);
-  const keys: RunKeys | undefined = loopback ? undefined : generateRunKeys();
-  if (keys) {
+  // ---- control channel: every socket of the run (control and ring) speaks CURVE with keys made for this
+  // run, on loopback too: another user of this host must not join, forge or disturb it. Local workers get
+  // the keys by environment; remote ones from RUN/run.keys (0600) or the same variables.
+  const keys: RunKeys = generateRunKeys();
+  if (!isLoopbackEndpoint(`tcp://${config.bind}:1`) || config.remoteWorkers > 0) {
     writeRunKeys(join(runDir, "run.keys"), keys);
     log(`CURVE on: remote workers need ${join(runDir, "run.keys")} (--key-file) or VOXRING_CURVE_* variables`);
   }
@@ -234,7 +235,7 @@ export async function runTraining(config: TrainConfig, options: { resume: string
       run,
       link,
       workers,
-      workerEnv: (index) => ({ ...placement.env(index), ...(keys ? runKeysToEnv(keys) : {}) }),
+      workerEnv: (index) => ({ ...placement.env(index), ...runKeysToEnv(keys) }),
       generation,
       start,
       stop,
