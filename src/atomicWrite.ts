@@ -1,5 +1,6 @@
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { asEnvironmentError } from "./errors.js";
 
 export interface AtomicWriteOptions {
   /**
@@ -33,7 +34,7 @@ export function writeFileAtomic(
     renameSync(temp, path);
   } catch (error) {
     rmSync(temp, { force: true });
-    throw error;
+    throw asEnvironmentError(error, path, basename(path));
   }
   fsyncDir(dirname(path));
 }

@@ -13,7 +13,7 @@
  *   orchestrate view runs/p1                      the live page of a run, from its directory
  */
 import yargs, { type ArgumentsCamelCase, type Argv } from "yargs";
-import { InputError } from "../errors.js";
+import { EnvironmentError, InputError } from "../errors.js";
 import { benchCommand } from "./bench.js";
 import { checkCommand } from "./check.js";
 import type { AnyCommandSpec } from "./command.js";
@@ -93,7 +93,7 @@ export async function parseCLI(argv: string[]): Promise<ParsedCli | null> {
   return selected;
 }
 
-/** Runs the command line and returns the exit status: 0 success, 2 bad input, 1 a bug. */
+/** Runs the command line and returns the exit status: 0 success, 2 bad input, 1 the environment (a full disk) or a bug. */
 export async function main(argv: string[]): Promise<number> {
   try {
     const parsed = await parseCLI(argv);
@@ -104,6 +104,10 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof InputError) {
       process.stderr.write(`orchestrate: ${oneLine(error.message)}\n`);
       return 2;
+    }
+    if (error instanceof EnvironmentError) {
+      process.stderr.write(`orchestrate: ${oneLine(error.message)}\n`);
+      return 1;
     }
     if (process.env.VOXRING_DEBUG) throw error;
     const message = error instanceof Error ? error.message : String(error);

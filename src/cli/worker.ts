@@ -71,6 +71,7 @@ async function runAgent(argv: string[], maxRestarts: number): Promise<number> {
       });
     });
     if (code === 0 || code === 143) return code === 0 ? 0 : 1;
+    if (code === 2) return 2; // bad input (wrong keys): a fresh worker would fail the same way; it said why
     if (code === EXIT_COORDINATOR_GONE) {
       process.stderr.write("orchestrate worker: the coordinator is gone; leaving\n");
       return 1;

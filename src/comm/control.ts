@@ -123,7 +123,14 @@ export class ControlClient<S extends z.ZodType, Send extends object = object> ex
 
   static async connect<S extends z.ZodType, Send extends object = object>(
     endpoint: string,
-    options: ControlOptions<S> & { routingId?: string },
+    options: ControlOptions<S> & {
+      routingId?: string;
+      /**
+       * Called once when the CURVE handshake has failed HANDSHAKE_ATTEMPTS times in a row and never
+       * succeeded: these keys are not the server's (ZeroMQ would otherwise retry silently forever).
+       */
+      onHandshakeFailure?: (reason: string) => void;
+    },
   ): Promise<ControlClient<S, Send>> {
     requireKeysFor([endpoint], options.keys, "coordinator endpoint");
     const socket = new zmq.Dealer({
@@ -131,6 +138,7 @@ export class ControlClient<S extends z.ZodType, Send extends object = object> ex
       ...(options.routingId ? { routingId: options.routingId } : {}),
     });
     secureClient(socket, options.keys);
+    if (options.keys && options.onHandshakeFailure) void watchHandshake(socket, options.onHandshakeFailure);
     socket.connect(endpoint);
     return new ControlClient<S, Send>(socket, options);
   }
@@ -141,5 +149,24 @@ export class ControlClient<S extends z.ZodType, Send extends object = object> ex
 
   [Symbol.asyncIterator](): AsyncGenerator<Incoming<z.infer<S>>> {
     return this.messages(false);
+  }
+}
+
+/** Consecutive failed handshakes (with no success before) that mean the keys are wrong, not a hiccup. */
+const HANDSHAKE_ATTEMPTS = 3;
+
+async function watchHandshake(socket: zmq.Dealer, onFailure: (reason: string) => void): Promise<void> {
+  let failures = 0;
+  try {
+    for await (const event of socket.events) {
+      if (event.type === "handshake") return; // authenticated: nothing more to watch
+      if (!event.type.startsWith("handshake:error")) continue;
+      if (++failures < HANDSHAKE_ATTEMPTS) continue;
+      const detail = "error" in event && event.error ? `: ${event.error.message}` : "";
+      onFailure(`${event.type}${detail}`);
+      return;
+    }
+  } catch {
+    // the socket closed meanwhile
   }
 }

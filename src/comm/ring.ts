@@ -86,7 +86,7 @@ export class RingAllReduce {
   }
 
   /** bytes of payload sent and received since open, for the allreduce_bytes metric */
-  get stats(): { bytesSent: number; bytesReceived: number } {
+  get stats(): { bytesSent: number; bytesReceived: number; droppedFrames: number } {
     return this.stream.stats;
   }
 

@@ -67,7 +67,8 @@ export class StreamRing {
   rank = 0;
   worldSize = 1;
   /** bytes of payload sent and received since open, for the allreduce_bytes metric */
-  readonly stats = { bytesSent: 0, bytesReceived: 0 };
+  /** droppedFrames: frames that were not a ring frame at all (wrong frame count, no header), dropped. */
+  readonly stats = { bytesSent: 0, bytesReceived: 0, droppedFrames: 0 };
   private push?: zmq.Push;
   private op = 0;
   private broken?: Error;
@@ -282,14 +283,29 @@ export class StreamRing {
       const onFrame = start(send);
       for (let got = 0; got < expectedFrames; ) {
         const frames = await Promise.race([this.receive(where), queue.failure]);
-        if (frames.length !== 2) throw new RingError(`ring: message of ${frames.length} frames from rank ${this.prev}`);
-        const h = decodeHeader(frames[0]);
-        if (typeof h !== "string" && h.generation !== this.generation) {
-          this.log(`ring: dropped a frame of generation ${h.generation} (this ring is ${this.generation})`);
+        // Not a ring frame at all, or one of another generation: foreign (a stale peer; with CURVE no outsider
+        // gets a frame in), so dropped and counted. A ring frame of this generation that disagrees is a real
+        // rank out of step: that stays fatal.
+        const h = frames.length === 2 ? decodeHeader(frames[0]) : `a message of ${frames.length} frames`;
+        const foreign =
+          typeof h === "string" ? h : h.generation !== this.generation ? `generation ${h.generation}` : null;
+        if (foreign !== null) {
+          this.stats.droppedFrames++;
+          this.log(`ring: dropped a foreign frame (${foreign}; this ring is generation ${this.generation})`);
           continue;
         }
-        const problem =
-          typeof h === "string" ? h : this.check(h, frames[1], op, kind, wire, steps, plan, elemBytes, seen, acceptAck);
+        const problem = this.check(
+          h as FrameHeader,
+          frames[1],
+          op,
+          kind,
+          wire,
+          steps,
+          plan,
+          elemBytes,
+          seen,
+          acceptAck,
+        );
         if (problem) throw new RingError(`ring: rejected a frame from rank ${this.prev}: ${problem}`);
         this.stats.bytesReceived += frames[1].byteLength;
         if ((h as FrameHeader).kind !== FrameKind.ack) perStep[(h as FrameHeader).step]++;

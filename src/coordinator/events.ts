@@ -2,8 +2,18 @@
  * RUN/events.jsonl: one JSON object per line, appended as things happen, so a crash loses at most the
  * line being written. Readers (tests, plots, notebooks) parse each line; every event has `type` and `time`.
  */
-import { appendFileSync, existsSync, readFileSync } from "node:fs";
+import {
+  appendFileSync,
+  closeSync,
+  existsSync,
+  fstatSync,
+  ftruncateSync,
+  openSync,
+  readFileSync,
+  readSync,
+} from "node:fs";
 import { join } from "node:path";
+import { asEnvironmentError } from "../errors.js";
 
 export type RunEvent =
   | {
@@ -53,12 +63,21 @@ export type StoredEvent = RunEvent & { time: string };
 export class EventLog {
   readonly path: string;
 
+  /** Bytes of a torn last line (a crash mid-append) cut off on open, so the next line is not glued to it. */
+  readonly repairedBytes: number;
+
   constructor(runDir: string) {
     this.path = join(runDir, "events.jsonl");
+    this.repairedBytes = cutTornTail(this.path);
   }
 
+  /** Appends one whole line with a single write (O_APPEND), so lines never interleave. */
   write(event: RunEvent): void {
-    appendFileSync(this.path, `${JSON.stringify({ ...event, time: new Date().toISOString() })}\n`);
+    try {
+      appendFileSync(this.path, `${JSON.stringify({ ...event, time: new Date().toISOString() })}\n`);
+    } catch (error) {
+      throw asEnvironmentError(error, this.path, `the ${event.type} event`);
+    }
   }
 
   /** Every complete line so far (a torn last line after a crash is ignored). */
@@ -79,4 +98,30 @@ export function readEvents(path: string): StoredEvent[] {
     }
   }
   return events;
+}
+
+/** Truncates the file after its last newline; returns how many bytes went. */
+export function cutTornTail(path: string): number {
+  if (!existsSync(path)) return 0;
+  const fd = openSync(path, "r+");
+  try {
+    const size = fstatSync(fd).size;
+    const chunk = Buffer.alloc(64 * 1024);
+    // Scan back from the end for the last newline; a line is a few hundred bytes, so this reads one chunk.
+    for (let end = size; end > 0; ) {
+      const start = Math.max(0, end - chunk.byteLength);
+      const n = readSync(fd, chunk, 0, end - start, start);
+      const newline = chunk.subarray(0, n).lastIndexOf(0x0a);
+      if (newline >= 0) {
+        const keep = start + newline + 1;
+        if (keep < size) ftruncateSync(fd, keep);
+        return size - keep;
+      }
+      end = start;
+    }
+    if (size > 0) ftruncateSync(fd, 0); // one torn line and nothing else
+    return size;
+  } finally {
+    closeSync(fd);
+  }
 }

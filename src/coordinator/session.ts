@@ -8,6 +8,7 @@
 import type { CoordinatorLink, PeerId } from "../protocol/link.js";
 import type { CoordinatorMessage, RunSpec, StateHeader, WorkerMessage } from "../protocol/messages.js";
 import type { TrainConfig } from "../train/config.js";
+import { PeerGuard } from "./peerGuard.js";
 import { collectiveBoundSeconds, diagnoseStall, STALL_GATHER_MS, type StallReport, StepClock } from "./stallWatch.js";
 import type { WorkerExit, WorkerSpawnOptions } from "./supervisor.js";
 
@@ -114,6 +115,7 @@ export async function runSession(input: SessionInput): Promise<SessionOutcome> {
   const ticker = setInterval(() => queue.push({ kind: "tick" }), 1000);
   const worldSize = config.gpus + config.remoteWorkers;
   const peers = new Map<PeerId, Peer>();
+  const guard = new PeerGuard(hooks.log);
   const byRank: Peer[] = [];
   let longestStep = 0;
   let lastTick = Date.now();
@@ -146,6 +148,7 @@ export async function runSession(input: SessionInput): Promise<SessionOutcome> {
       }
       if (e.kind === "message") {
         const peer = peers.get(e.peer);
+        if (!guard.admit(peer, e.message, e.peer)) continue; // only joined peers, as themselves
         if (peer) peer.lastSeen = Date.now();
         if (!peer && e.message.type === "hello" && byRank.length > 0) {
           lateHellos.push({ peer: e.peer, message: e.message });

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { writeFileAtomic } from "../atomicWrite.js";
 import { bytesOf, float32View } from "../comm/frames.js";
 import { generateRunKeys, isLoopbackEndpoint, type RunKeys, runKeysToEnv, writeRunKeys } from "../comm/security.js";
-import { inputError } from "../errors.js";
+import { EnvironmentError, inputError } from "../errors.js";
 import { joinFlat, paramLayout, splitFlat } from "../model/paramLayout.js";
 import { initBackend } from "../native/backend.js";
 import { type RunSpec, type StateHeader, type WorkerMessage, workerSettings } from "../protocol/messages.js";
@@ -22,7 +22,7 @@ import {
   listCheckpoints,
   markBest,
   pruneCheckpoints,
-  readCheckpoint,
+  readNewestIntactCheckpoint,
   writeCheckpoint,
   writeCheckpointValidation,
 } from "../train/checkpoint.js";
@@ -37,6 +37,7 @@ import { createPageRoutes } from "./pageRoutes.js";
 import { formatCount, formatSeconds, Progress } from "./progress.js";
 import { prepareRunData } from "./runData.js";
 import { RunHistory } from "./runHistory.js";
+import { acquireRunLock, liveLockHolder, lockInUseError } from "./runLock.js";
 import { LiveWorkers } from "./runSnapshot.js";
 import { RunWatch } from "./runWatch.js";
 import { runSession, type SessionOutcome, StopSignal } from "./session.js";
@@ -48,7 +49,9 @@ export async function runTraining(config: TrainConfig, options: { resume: string
   const started = Date.now();
   const runDir = config.out;
 
-  // ---- run directory: a fresh one, or the one being resumed
+  // ---- run directory: a fresh one, or the one being resumed, and nobody else's right now
+  const holder = liveLockHolder(runDir);
+  if (holder) throw lockInUseError(runDir, holder);
   if (!options.resume && listCheckpoints(runDir).length > 0) {
     throw inputError("--out", `${runDir} already holds a run (use --resume ${runDir}, or another --out)`);
   }
@@ -59,15 +62,14 @@ export async function runTraining(config: TrainConfig, options: { resume: string
   const data = await prepareRunData(config, log);
   log(`data: ${data.dir} (${data.trainCases.length} training, ${data.valCases.length} validation cases)`);
   mkdirSync(runDir, { recursive: true });
+  const lock = acquireRunLock(runDir, log); // before the first byte written into the run directory
   writeFileAtomic(join(runDir, "config.json"), `${JSON.stringify(config, null, 2)}\n`);
   const events = new EventLog(runDir);
 
   // ---- where to start: the last checkpoint of a resumed run, else fresh weights from the seed
   let checkpoint: Checkpoint | null = null;
   if (options.resume) {
-    const all = listCheckpoints(runDir);
-    if (all.length === 0) throw inputError("--resume", `${runDir} has no checkpoint yet`);
-    checkpoint = readCheckpoint(all[all.length - 1]);
+    checkpoint = readNewestIntactCheckpoint(runDir, log); // verified whole; damaged ones named and passed over
     log(`resuming ${runDir} at step ${checkpoint.globalStep} (epoch ${checkpoint.epoch + 1})`);
   }
   const history = RunHistory.fromEvents(events.read(), checkpoint?.globalStep ?? 0);
@@ -105,10 +107,11 @@ export async function runTraining(config: TrainConfig, options: { resume: string
   log(`metrics: ${server.url}`);
   log(`live page: ${new URL("/", server.url)}`);
 
-  // ---- control channel; beyond loopback every socket speaks CURVE with keys made for this run
-  const loopback = isLoopbackEndpoint(`tcp://${config.bind}:1`);
-  const keys: RunKeys | undefined = loopback ? undefined : generateRunKeys();
-  if (keys) {
+  // ---- control channel: every socket of the run (control and ring) speaks CURVE with keys made for this
+  // run, on loopback too: another user of this host must not join, forge or disturb it. Local workers get
+  // the keys by environment; remote ones from RUN/run.keys (0600) or the same variables.
+  const keys: RunKeys = generateRunKeys();
+  if (!isLoopbackEndpoint(`tcp://${config.bind}:1`) || config.remoteWorkers > 0) {
     writeRunKeys(join(runDir, "run.keys"), keys);
     log(`CURVE on: remote workers need ${join(runDir, "run.keys")} (--key-file) or VOXRING_CURVE_* variables`);
   }
@@ -215,6 +218,15 @@ export async function runTraining(config: TrainConfig, options: { resume: string
     stepsPerEpoch: data.stepsPerEpoch,
   });
 
+  // ---- a full disk (any EnvironmentError) ends the run like a failure: no restart, the end event, then one
+  // line naming the path and exit 1 (cli/main.ts)
+  const environment: { failure: EnvironmentError | null } = { failure: null };
+  const endOnEnvironmentError = (error: unknown): SessionOutcome => {
+    if (!(error instanceof EnvironmentError)) throw error;
+    environment.failure ??= error;
+    return { kind: "failed", reason: error.message };
+  };
+
   // ---- train; a failed worker restarts every worker from the last checkpoint, up to --max-restarts
   let outcome: SessionOutcome;
   const stepClock = new StepClock(); // step times outlive a restart: the stall bound stays measured
@@ -226,7 +238,7 @@ export async function runTraining(config: TrainConfig, options: { resume: string
       run,
       link,
       workers,
-      workerEnv: (index) => ({ ...placement.env(index), ...(keys ? runKeysToEnv(keys) : {}) }),
+      workerEnv: (index) => ({ ...placement.env(index), ...runKeysToEnv(keys) }),
       generation,
       start,
       stop,
@@ -284,8 +296,8 @@ export async function runTraining(config: TrainConfig, options: { resume: string
           });
         },
       },
-    });
-    if (outcome.kind !== "failed" || stop.requested) break;
+    }).catch(endOnEnvironmentError);
+    if (outcome.kind !== "failed" || stop.requested || environment.failure) break;
     if (restarts >= config.maxRestarts) {
       log(`${outcome.reason}; no restarts left (--max-restarts ${config.maxRestarts})`);
       break;
@@ -296,7 +308,9 @@ export async function runTraining(config: TrainConfig, options: { resume: string
     events.write({ type: "restart", count: restarts, reason: outcome.reason, fromStep: from });
     log(`${outcome.reason}: restarting all workers from step ${from} (restart ${restarts} of ${config.maxRestarts})`);
   }
-  await validations.drain();
+  await validations.drain().catch((error) => {
+    outcome = endOnEnvironmentError(error);
+  });
 
   // ---- the end: export (demo), summary, cleanup
   process.off("SIGINT", onSignal);
@@ -309,15 +323,19 @@ export async function runTraining(config: TrainConfig, options: { resume: string
     events.write({ type: "export", bundle: exported.bundle, prediction: exported.prediction });
   }
   const seconds = (Date.now() - started) / 1000;
-  events.write({
-    type: "end",
-    status,
-    step: lastCheckpoint?.globalStep ?? 0,
-    epoch: lastCheckpoint?.epoch ?? 0,
-    bestDiceMean: history.best,
-    seconds,
-    ...(reason ? { reason } : {}),
-  });
+  try {
+    events.write({
+      type: "end",
+      status,
+      step: lastCheckpoint?.globalStep ?? 0,
+      epoch: lastCheckpoint?.epoch ?? 0,
+      bestDiceMean: history.best,
+      seconds,
+      ...(reason ? { reason } : {}),
+    });
+  } catch (error) {
+    process.stderr.write(`orchestrate: the end event was not written: ${(error as Error).message}\n`);
+  }
   const last = validationsRun.at(-1);
   progress.table(`voxring run ${status}${reason ? `: ${reason}` : ""}`, [
     ["run", runDir],
@@ -341,6 +359,8 @@ export async function runTraining(config: TrainConfig, options: { resume: string
   validator.dispose();
   link.close();
   await server.close();
+  lock.release();
+  if (environment.failure) throw environment.failure;
   if (outcome.kind === "diverged") log(`error: ${outcome.reason}`);
   return status === "failed" ? 1 : 0;
 }

@@ -49,6 +49,8 @@ export class ValidationRunner<J> {
   private pending: J | null = null;
   private running: Promise<void> | null = null;
   private readonly abort = new AbortController();
+  /** The first error of a job, rethrown by drain(): never an unhandled rejection meanwhile. */
+  private failure: unknown = null;
 
   constructor(
     private readonly work: (job: J, signal: AbortSignal) => Promise<void>,
@@ -59,7 +61,9 @@ export class ValidationRunner<J> {
     if (this.abort.signal.aborted) return;
     if (this.pending) this.onSkip(this.pending);
     this.pending = job;
-    this.running ??= this.pump();
+    this.running ??= this.pump().catch((error) => {
+      this.failure ??= error;
+    });
   }
 
   private async pump(): Promise<void> {
@@ -81,6 +85,7 @@ export class ValidationRunner<J> {
   /** Resolves once nothing runs or waits. */
   async drain(): Promise<void> {
     while (this.running) await this.running;
+    if (this.failure !== null) throw this.failure;
   }
 
   cancel(): void {

@@ -18,14 +18,43 @@ import { z } from "zod";
 import { fsyncDir, writeFileDurable } from "../atomicWrite.js";
 import { inputError } from "../errors.js";
 
-export const BUNDLE_FORMAT = "voxring-bundle/1";
+/** /2 covers bundle.json itself (manifestSha256); /1 bundles are read with a warning that it is not. */
+export const BUNDLE_FORMAT = "voxring-bundle/2";
+export const UNCOVERED_BUNDLE_FORMAT = "voxring-bundle/1";
 export const MANIFEST_FILE = "bundle.json";
+/** Every bundle holds these files, each listed with its checksum: none may be left out of `files`. */
+export const REQUIRED_FILES = ["model.json", "weights.bin", "model.onnx"] as const;
 
-const triple = z.tuple([z.number().positive(), z.number().positive(), z.number().positive()]);
-const intTriple = z.tuple([z.number().int().positive(), z.number().int().positive(), z.number().int().positive()]);
+/**
+ * Bounds on what a bundle may ask for, checked before any work: each is far outside anything a real export
+ * writes, and keeps an edited bundle from asking for a 14 GB resampling or a million windows.
+ */
+export const BUNDLE_LIMITS = {
+  /** Target voxel spacing, mm per axis (MRI and CT are 0.2..10 mm). */
+  spacingMm: [0.05, 100],
+  /** Sliding window side, voxels. */
+  windowSide: 512,
+  /** Window overlap fraction; 0.9 is already 1000 windows per window-volume. */
+  overlap: 0.9,
+  /** Feature channels of one U-Net level. */
+  modelChannels: 4096,
+  /** Input channels (modalities). */
+  inputChannels: 64,
+} as const;
 
-export const bundleManifestSchema = z.object({
-  format: z.literal(BUNDLE_FORMAT),
+const spacingMm = z.number().min(BUNDLE_LIMITS.spacingMm[0]).max(BUNDLE_LIMITS.spacingMm[1]);
+const triple = z.tuple([spacingMm, spacingMm, spacingMm]);
+const side = z.number().int().positive().max(BUNDLE_LIMITS.windowSide);
+const intTriple = z.tuple([side, side, side]);
+const distinctNames = (names: string[]) => new Set(names).size === names.length;
+
+export const bundleManifestSchema = z.strictObject({
+  format: z.enum([BUNDLE_FORMAT, UNCOVERED_BUNDLE_FORMAT]),
+  /** SHA-256 of the canonical JSON of this manifest without this field (canonicalJson): any edit shows. */
+  manifestSha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
   voxringVersion: z.string(),
   createdAt: z.string(),
   source: z.object({
@@ -36,11 +65,11 @@ export const bundleManifestSchema = z.object({
     validation: z.object({ diceMean: z.number(), dice: z.record(z.string(), z.number()) }).nullable(),
   }),
   /** Input channels in the order the network expects them (dataset.json `modality`). */
-  channels: z.array(z.string()).min(1),
+  channels: z.array(z.string().min(1)).min(1).max(BUNDLE_LIMITS.inputChannels).refine(distinctNames, "names repeat"),
   /** Output classes: index k of the probabilities is label value k (dataset.json `labels`). */
-  labels: z.array(z.string()).min(2).max(256),
+  labels: z.array(z.string().min(1)).min(2).max(256).refine(distinctNames, "names repeat"),
   model: z.object({
-    channels: z.array(z.number().int().positive()).min(1),
+    channels: z.array(z.number().int().positive().max(BUNDLE_LIMITS.modelChannels)).min(1).max(8),
     parameters: z.number().int().positive(),
     concatOrder: z.enum(["upsampledFirst", "skipFirst"]),
     batchNormFolded: z.literal(true),
@@ -55,11 +84,11 @@ export const bundleManifestSchema = z.object({
   inference: z.object({
     /** Sliding window X Y Z (sides multiples of windowMultiple), capped to the resampled volume. */
     window: intTriple,
-    windowMultiple: z.number().int().positive(),
-    overlap: z.number().min(0).lt(1),
+    windowMultiple: z.number().int().positive().max(BUNDLE_LIMITS.windowSide),
+    overlap: z.number().min(0).max(BUNDLE_LIMITS.overlap),
     blending: z.literal("gaussian"),
-    sigmaScale: z.number().positive(),
-    padValue: z.number(),
+    sigmaScale: z.number().positive().max(10),
+    padValue: z.number().finite(),
   }),
   /**
    * Applied to the argmax label map on the resampled grid, before it goes back to the input grid:
@@ -77,7 +106,10 @@ export const bundleManifestSchema = z.object({
       output: z.string(),
     }),
   }),
-  files: z.record(z.string(), z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/), bytes: z.number().int() })),
+  files: z.record(
+    z.string(),
+    z.strictObject({ sha256: z.string().regex(/^[0-9a-f]{64}$/), bytes: z.number().int().nonnegative() }),
+  ),
 });
 
 export type BundleManifest = z.infer<typeof bundleManifestSchema>;
@@ -106,6 +138,7 @@ export function writeBundle(
       Object.entries(files).map(([name, bytes]) => [name, { sha256: sha256(bytes), bytes: bytes.byteLength }]),
     ),
   };
+  full.manifestSha256 = manifestDigest(full);
   bundleManifestSchema.parse(full);
 
   const temp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}`);
@@ -128,7 +161,7 @@ export function writeBundle(
 }
 
 /** Reads and validates bundle.json and checks every listed file's size and SHA-256; InputError names the file. */
-export function readBundle(dir: string): BundleManifest {
+export function readBundle(dir: string, warn: (line: string) => void = warnOnStderr): BundleManifest {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw inputError(dir, "no such bundle directory");
   const manifestPath = join(dir, MANIFEST_FILE);
   if (!existsSync(manifestPath)) throw inputError(manifestPath, "missing: not a voxring bundle");
@@ -144,7 +177,12 @@ export function readBundle(dir: string): BundleManifest {
     throw inputError(manifestPath, `${issue.path.join(".") || "manifest"}: ${issue.message}`);
   }
   const manifest = result.data;
-  const referenced = [manifest.engines.tfjs.modelFile, manifest.engines.onnx.modelFile];
+  if (manifest.format === UNCOVERED_BUNDLE_FORMAT) {
+    warn(`warning: ${manifestPath}: format ${UNCOVERED_BUNDLE_FORMAT}: bundle.json itself is not checksummed`);
+  } else if (manifest.manifestSha256 !== manifestDigest(parsed as Record<string, unknown>)) {
+    throw inputError(manifestPath, "edited since export: its contents no longer match its manifestSha256");
+  }
+  const referenced = [...REQUIRED_FILES, manifest.engines.tfjs.modelFile, manifest.engines.onnx.modelFile];
   for (const name of referenced) {
     if (!manifest.files[name]) throw inputError(manifestPath, `lists no checksum for ${name}`);
   }
@@ -158,6 +196,27 @@ export function readBundle(dir: string): BundleManifest {
     }
   }
   return manifest;
+}
+
+/** SHA-256 of the manifest without its manifestSha256, keys sorted at every level (editors may reorder). */
+export function manifestDigest(manifest: Record<string, unknown>): string {
+  const { manifestSha256: _own, ...rest } = manifest;
+  return sha256(Buffer.from(canonicalJson(rest)));
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+function warnOnStderr(line: string): void {
+  process.stderr.write(`orchestrate: ${line}\n`);
 }
 
 let version: string | undefined;

@@ -6,8 +6,8 @@
 import { keepLargestComponent } from "../data/largestComponent.js";
 import { affinesClose, channelCount, type NiftiVolume, readNifti } from "../data/nifti/index.js";
 import { preprocessImage } from "../data/preprocess.js";
-import { labelsToOriginalGrid } from "../data/resample.js";
-import { argmaxLabels, slidingWindowInference } from "../data/slidingWindow.js";
+import { labelsToOriginalGrid, spacingGrid } from "../data/resample.js";
+import { argmaxLabels, effectiveWindow, slidingWindowInference, windowStarts } from "../data/slidingWindow.js";
 import { type ImageVolume, planarToChannelsLast, type Shape3, voxelCount } from "../data/volume.js";
 import { inputError } from "../errors.js";
 import type { BundleManifest } from "./bundle.js";
@@ -30,6 +30,15 @@ export interface CasePrediction {
   resampledShape: Shape3;
   windows: number;
 }
+
+/**
+ * Bounds on the work one case may cost, checked before any: the largest volume a case may be resampled to (voxels; 2^27 is a 512×512×512 grid, ~0.5 GB per float32
+ * channel): an edited bundle's tiny target spacing is refused before any memory is spent. Overridable for
+ * honest giant scans with VOXRING_MAX_RESAMPLED_VOXELS.
+ */
+const MAX_RESAMPLED_VOXELS = Number(process.env.VOXRING_MAX_RESAMPLED_VOXELS) || 2 ** 27;
+/** Sliding windows per case: a prostate MRI at the reference settings needs a few dozen. */
+const MAX_WINDOWS = Number(process.env.VOXRING_MAX_WINDOWS) || 4096;
 
 /**
  * Reads a case: one 4D file holding the bundle's channels in order, or one 3D file per channel on one grid.
@@ -87,7 +96,30 @@ function imageOf(volume: NiftiVolume, data: Float32Array, channels: number): Ima
  * The training pipeline's own preprocessing (src/data): resample to the bundle's spacing, z-score each channel
  * over its nonzero voxels; no foreground crop, so voxel 0 stays put and the mask maps straight back.
  */
-export function preprocess(image: ImageVolume, manifest: BundleManifest): ImageVolume {
+export function preprocess(image: ImageVolume, manifest: BundleManifest, where = "--in"): ImageVolume {
+  const target = manifest.preprocessing.targetSpacing;
+  const { outShape } = spacingGrid(image.shape, image.spacing, target);
+  const voxels = outShape[0] * outShape[1] * outShape[2];
+  if (voxels > MAX_RESAMPLED_VOXELS) {
+    throw inputError(
+      where,
+      `resampled to the bundle's ${target.join("×")} mm it would have ${outShape.join("×")} voxels, ` +
+        `more than the limit of ${MAX_RESAMPLED_VOXELS} (VOXRING_MAX_RESAMPLED_VOXELS)`,
+    );
+  }
+  const { window: requested, windowMultiple, overlap } = manifest.inference;
+  const window = effectiveWindow(outShape, requested, windowMultiple);
+  const windows = [0, 1, 2].reduce(
+    (n, a) => n * windowStarts(Math.max(outShape[a], window[a]), window[a], overlap).length,
+    1,
+  );
+  if (windows > MAX_WINDOWS) {
+    throw inputError(
+      where,
+      `at the bundle's ${target.join("×")} mm, window ${window.join("×")} and overlap ${overlap} it needs ` +
+        `${windows} windows, more than the limit of ${MAX_WINDOWS} (VOXRING_MAX_WINDOWS)`,
+    );
+  }
   return preprocessImage(image, { spacing: manifest.preprocessing.targetSpacing, cropForeground: false });
 }
 
@@ -98,7 +130,7 @@ export async function predictCase(
   engine: InferenceEngine,
   onProgress?: (done: number, total: number) => void,
 ): Promise<CasePrediction> {
-  const pre = preprocess(input.image, manifest);
+  const pre = preprocess(input.image, manifest, input.paths[0]);
   const { inference } = manifest;
   let windows = 0;
   const probs = await slidingWindowInference(pre.data, pre.shape, pre.channels, {

@@ -11,15 +11,28 @@
  * Other code (export, predict) never parses these files by hand: call `readCheckpoint(path)` where path is
  * a checkpoint directory, or `resolveCheckpoint(runDir, "best" | "last" | path)` first.
  */
-import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { createHash } from "node:crypto";
+import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { basename, join } from "node:path";
+import type { z } from "zod";
 import { fsyncDir, writeFileAtomic, writeFileDurable } from "../atomicWrite.js";
-import { inputError } from "../errors.js";
+import { asEnvironmentError, InputError, inputError } from "../errors.js";
 import type { NamedArray } from "../model/paramLayout.js";
+import {
+  CHECKPOINT_FORMAT,
+  type CheckpointHeader,
+  firstIssue,
+  headerSchema,
+  MAX_HEADER_BYTES,
+  type TensorEntry,
+  UNCHECKED_CHECKPOINT_FORMAT,
+  validationSchema,
+} from "./checkpointSchema.js";
 import type { TrainConfig } from "./config.js";
 import type { LossScaleState } from "./lossScale.js";
 
-export const CHECKPOINT_FORMAT = "voxring-checkpoint/1";
+export { CHECKPOINT_FORMAT } from "./checkpointSchema.js";
+
 const VALIDATION_FILE = "validation.json";
 
 /** What a checkpoint holds; write and resume use this same record. */
@@ -62,19 +75,7 @@ export interface Checkpoint {
   savedAt: string;
 }
 
-interface TensorEntry {
-  group: "params" | "stats" | "adam_m" | "adam_v";
-  name: string;
-  shape: number[];
-  offset: number;
-  length: number;
-}
-
-type Header = Omit<Checkpoint, "params" | "stats" | "optimizer"> & {
-  format: typeof CHECKPOINT_FORMAT;
-  optimizerStep: number;
-  tensors: TensorEntry[];
-};
+type Header = CheckpointHeader;
 
 export function checkpointsDir(runDir: string): string {
   return join(runDir, "checkpoints");
@@ -84,72 +85,143 @@ export function checkpointName(globalStep: number): string {
   return `step-${String(globalStep).padStart(8, "0")}`;
 }
 
-/** Writes a checkpoint atomically into RUN/checkpoints/step-N and returns its path. */
+/**
+ * Writes a checkpoint atomically into RUN/checkpoints/step-N and returns its path. A failed write (a full
+ * disk) removes the temp directory, leaves every earlier checkpoint as it was and throws an EnvironmentError
+ * naming the file and the step.
+ */
 export function writeCheckpoint(runDir: string, ckpt: Checkpoint): string {
   const dir = checkpointsDir(runDir);
-  mkdirSync(dir, { recursive: true });
   const final = join(dir, checkpointName(ckpt.globalStep));
   const temp = join(dir, `.tmp-${checkpointName(ckpt.globalStep)}-${process.pid}`);
-  rmSync(temp, { recursive: true, force: true });
-  mkdirSync(temp);
+  let writing = dir;
+  try {
+    mkdirSync(dir, { recursive: true });
+    rmSync(temp, { recursive: true, force: true });
+    mkdirSync(temp);
 
-  const tensors: TensorEntry[] = [];
-  const chunks: Uint8Array[] = [];
-  let offset = 0;
-  const add = (group: TensorEntry["group"], name: string, shape: number[], data: Float32Array) => {
-    tensors.push({ group, name, shape, offset, length: data.length });
-    chunks.push(toLittleEndianBytes(data));
-    offset += data.length;
-  };
-  for (const p of ckpt.params) add("params", p.name, p.shape, p.data);
-  for (const s of ckpt.stats) add("stats", s.name, s.shape, s.data);
-  add("adam_m", "m", [ckpt.optimizer.m.length], ckpt.optimizer.m);
-  add("adam_v", "v", [ckpt.optimizer.v.length], ckpt.optimizer.v);
+    const tensors: TensorEntry[] = [];
+    const chunks: Uint8Array[] = [];
+    const sha = createHash("sha256");
+    let offset = 0;
+    const add = (group: TensorEntry["group"], name: string, shape: number[], data: Float32Array) => {
+      tensors.push({ group, name, shape, offset, length: data.length });
+      const bytes = toLittleEndianBytes(data);
+      chunks.push(bytes);
+      sha.update(bytes);
+      offset += data.length;
+    };
+    for (const p of ckpt.params) add("params", p.name, p.shape, p.data);
+    for (const s of ckpt.stats) add("stats", s.name, s.shape, s.data);
+    add("adam_m", "m", [ckpt.optimizer.m.length], ckpt.optimizer.m);
+    add("adam_v", "v", [ckpt.optimizer.v.length], ckpt.optimizer.v);
 
-  const { params: _p, stats: _s, optimizer, ...rest } = ckpt;
-  const header: Header = { format: CHECKPOINT_FORMAT, ...rest, optimizerStep: optimizer.step, tensors };
-  writeFileDurable(join(temp, "tensors.bin"), chunks);
-  writeFileDurable(join(temp, "checkpoint.json"), [Buffer.from(`${JSON.stringify(header, null, 1)}\n`)]);
-  fsyncDir(temp);
-  rmSync(final, { recursive: true, force: true }); // a re-run of the same step after a restart replaces it
-  renameSync(temp, final);
-  fsyncDir(dir);
+    const { params: _p, stats: _s, optimizer, ...rest } = ckpt;
+    const checksums = { "tensors.bin": sha.digest("hex") };
+    const header: Header = { format: CHECKPOINT_FORMAT, ...rest, optimizerStep: optimizer.step, tensors, checksums };
+    writing = join(temp, "tensors.bin");
+    writeFileDurable(writing, chunks);
+    writing = join(temp, "checkpoint.json");
+    writeFileDurable(writing, [Buffer.from(`${JSON.stringify(header, null, 1)}\n`)]);
+    fsyncDir(temp);
+    writing = final;
+    rmSync(final, { recursive: true, force: true }); // a re-run of the same step after a restart replaces it
+    renameSync(temp, final);
+    fsyncDir(dir);
+  } catch (error) {
+    rmSync(temp, { recursive: true, force: true });
+    throw asEnvironmentError(error, writing, `checkpoint ${checkpointName(ckpt.globalStep)} (${basename(writing)})`);
+  }
   return final;
 }
 
-/** Reads a checkpoint directory (as written by writeCheckpoint). Throws InputError naming the path. */
-export function readCheckpoint(path: string): Checkpoint {
+/**
+ * Reads a checkpoint directory (as written by writeCheckpoint), verifying it whole before any of it is used:
+ * the header against its schema, tensors.bin against the header's size and SHA-256, every value finite.
+ * Throws InputError naming the file and what is wrong. `warn` hears about an old unchecksummed format.
+ */
+export function readCheckpoint(path: string, warn: (line: string) => void = warnOnStderr): Checkpoint {
   const headerPath = join(path, "checkpoint.json");
   const binPath = join(path, "tensors.bin");
   if (!existsSync(headerPath) || !existsSync(binPath)) {
     throw inputError(path, "not a voxring checkpoint (expected checkpoint.json and tensors.bin)");
   }
-  let header: Header;
-  try {
-    header = JSON.parse(readFileSync(headerPath, "utf8")) as Header;
-  } catch (error) {
-    throw inputError(headerPath, `unreadable (${(error as Error).message})`);
+  const header = parseFile(headerPath, headerSchema);
+  if (header.format === UNCHECKED_CHECKPOINT_FORMAT) {
+    warn(`warning: ${headerPath}: format ${UNCHECKED_CHECKPOINT_FORMAT} has no checksum; tensors.bin is not verified`);
   }
-  if (header.format !== CHECKPOINT_FORMAT) throw inputError(headerPath, `unknown format ${String(header.format)}`);
+  const total = header.tensors.reduce((n, t) => n + t.length, 0);
+  const size = statSync(binPath).size;
+  if (size !== total * 4) throw inputError(binPath, `holds ${size} bytes, the header describes ${total * 4}`);
   const bytes = readFileSync(binPath);
-  const total = header.tensors.reduce((n, t) => Math.max(n, t.offset + t.length), 0);
-  if (bytes.byteLength !== total * 4) {
-    throw inputError(binPath, `holds ${bytes.byteLength} bytes, the header describes ${total * 4}`);
+  const expected = header.checksums?.["tensors.bin"];
+  if (expected !== undefined) {
+    const actual = createHash("sha256").update(bytes).digest("hex");
+    if (actual !== expected)
+      throw inputError(binPath, `SHA-256 ${actual.slice(0, 12)}… differs from the header's ${expected.slice(0, 12)}…`);
   }
   const all = fromLittleEndianBytes(bytes);
+  for (const t of header.tensors) {
+    const at = firstNonFinite(all, t.offset, t.offset + t.length);
+    if (at >= 0) throw inputError(binPath, `${t.group} ${t.name} holds ${all[at]} at element ${at - t.offset}`);
+  }
   const pick = (group: TensorEntry["group"]) =>
     header.tensors
       .filter((t) => t.group === group)
       .map((t) => ({ name: t.name, shape: t.shape, data: all.slice(t.offset, t.offset + t.length) }));
-  const { format: _f, tensors: _t, optimizerStep, ...rest } = header;
+  const { format: _f, tensors: _t, checksums: _c, optimizerStep, ...rest } = header;
   const validationPath = join(path, VALIDATION_FILE);
-  if (existsSync(validationPath)) rest.validation = JSON.parse(readFileSync(validationPath, "utf8"));
+  if (existsSync(validationPath)) rest.validation = parseFile(validationPath, validationSchema);
   return {
     ...rest,
     params: pick("params"),
     stats: pick("stats"),
     optimizer: { step: optimizerStep, m: pick("adam_m")[0].data, v: pick("adam_v")[0].data },
   };
+}
+
+/**
+ * The newest checkpoint of a run that reads back intact. Each damaged one met on the way is named, with what is
+ * wrong, in one line; none intact → InputError (exit 2).
+ */
+export function readNewestIntactCheckpoint(runDir: string, log: (line: string) => void): Checkpoint {
+  const all = listCheckpoints(runDir);
+  if (all.length === 0) throw inputError(runDir, "has no checkpoint yet");
+  let newestProblem = "";
+  for (let i = all.length - 1; i >= 0; i--) {
+    try {
+      return readCheckpoint(all[i], log);
+    } catch (error) {
+      if (!(error instanceof InputError)) throw error;
+      newestProblem ||= error.message;
+      const next = i > 0 ? `falling back to ${basename(all[i - 1])}` : "no older checkpoint";
+      log(`damaged checkpoint: ${error.message}; ${next}`);
+    }
+  }
+  throw inputError(runDir, `no intact checkpoint (${all.length} damaged; the newest: ${newestProblem})`);
+}
+
+function parseFile<T>(path: string, schema: z.ZodType<T>): T {
+  let value: unknown;
+  try {
+    const size = statSync(path).size;
+    if (size > MAX_HEADER_BYTES) throw new Error(`${size} bytes, more than ${MAX_HEADER_BYTES}`);
+    value = JSON.parse(readFileSync(path, "utf8"));
+  } catch (error) {
+    throw inputError(path, `unreadable (${(error as Error).message})`);
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw inputError(path, firstIssue(parsed.error));
+  return parsed.data;
+}
+
+function firstNonFinite(values: Float32Array, from: number, to: number): number {
+  for (let i = from; i < to; i++) if (!Number.isFinite(values[i])) return i;
+  return -1;
+}
+
+function warnOnStderr(line: string): void {
+  process.stderr.write(`orchestrate: ${line}\n`);
 }
 
 /**

@@ -34,7 +34,17 @@ export async function workerProcessMain(options: WorkerProcessOptions): Promise<
   // Ctrl-C reaches the whole process group; the coordinator decides how its workers stop.
   process.on("SIGINT", () => {});
 
-  const link = await openWorkerLink({ endpoint: options.coordinator, keys: options.keys });
+  const link = await openWorkerLink({
+    endpoint: options.coordinator,
+    keys: options.keys,
+    // ZeroMQ would retry a refused handshake forever: wrong keys are bad input, said at once (exit 2).
+    onHandshakeFailure: (reason) => {
+      process.stderr.write(
+        `orchestrate: --key-file: the CURVE handshake with ${options.coordinator} failed (${reason}): not this run's keys\n`,
+      );
+      process.exit(2);
+    },
+  });
   const watch = watchCoordinator(link, options.coordinatorTimeoutSeconds, () => {
     log(`the coordinator has been silent for ${options.coordinatorTimeoutSeconds} s: leaving`);
     process.exit(EXIT_COORDINATOR_GONE);

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readNifti, writeNifti } from "../../src/data/nifti/index.js";
+import { manifestDigest } from "../../src/inference/bundle.js";
 import { createUNet } from "../../src/model/unet.js";
 import { obliqueAffine, phantomCase, randomiseStatistics, writeTestRun } from "../unit/inference/helpers.js";
 import { cli } from "./trainHelpers.js";
@@ -154,6 +155,60 @@ describe("bad input: exit 2, one line naming the file, nothing written", () => {
       /model\.onnx: missing/,
     );
     expect(existsSync(png)).toBe(false);
+  });
+
+  interface EditableManifest {
+    files: Record<string, unknown>;
+    labels: string[];
+    postprocess: string;
+    model: { channels: number[] };
+    inference: { overlap: number };
+    preprocessing: { targetSpacing: number[] };
+    manifestSha256?: string;
+  }
+  /** A copy of the bundle with bundle.json edited; `forge` recomputes its manifestSha256 as a forger would. */
+  const editedBundle = (name: string, change: (m: EditableManifest) => void, forge: boolean) => {
+    const copy = join(dir, name);
+    cpSync(bundle, copy, { recursive: true });
+    const path = join(copy, "bundle.json");
+    const manifest = JSON.parse(readFileSync(path, "utf8"));
+    change(manifest);
+    if (forge) manifest.manifestSha256 = manifestDigest(manifest as unknown as Record<string, unknown>);
+    writeFileSync(path, JSON.stringify(manifest));
+    return copy;
+  };
+  const forgeries: [string, (m: EditableManifest) => void, boolean, RegExp][] = [
+    [
+      "weights.bin's entry deleted, checksum recomputed",
+      (m) => delete m.files["weights.bin"],
+      true,
+      /bundle\.json: lists no checksum for weights\.bin$/,
+    ],
+    ["labels swapped", (m) => m.labels.reverse(), false, /bundle\.json: edited since export/],
+    ["postprocess edited", (m) => (m.postprocess = "none"), false, /bundle\.json: edited since export/],
+    ["model.channels edited", (m) => (m.model.channels = [4, 8, 32]), false, /bundle\.json: edited since export/],
+    ["overlap 0.99", (m) => (m.inference.overlap = 0.99), true, /bundle\.json: inference\.overlap: /],
+    [
+      "targetSpacing 1e-6",
+      (m) => (m.preprocessing.targetSpacing = [1e-6, 1e-6, 1e-6]),
+      true,
+      /bundle\.json: preprocessing\.targetSpacing\.0: /,
+    ],
+    [
+      "targetSpacing 0.1 (past the window limit for this case)",
+      (m) => (m.preprocessing.targetSpacing = [0.1, 0.1, 0.1]),
+      true,
+      /case\.nii\.gz: at the bundle's 0\.1×0\.1×0\.1 mm, window .* it needs \d+ windows, more than the limit of 4096/,
+    ],
+  ];
+  it.each(forgeries)("a bundle with %s", (what, change, forge, names) => {
+    const edited = editedBundle(`bundle-${what.replace(/\W+/g, "-")}`, change, forge);
+    if (what.startsWith("weights.bin")) {
+      // and the weights replaced by zeros, which once gave an all-background mask and exit 0
+      writeFileSync(join(edited, "weights.bin"), Buffer.alloc(readFileSync(join(edited, "weights.bin")).byteLength));
+    }
+    const out = join(dir, `out-${what.replace(/\W+/g, "-")}.nii.gz`);
+    refused(["predict", "--model", edited, "--in", case4d, "--out", out], out, names);
   });
 
   it("export from a run without checkpoints", () => {

@@ -41,9 +41,11 @@ describe("bundle postprocess field", () => {
   it("a bundle written before the field existed loads with no postprocessing", () => {
     const old = join(dir, "old");
     rewriteManifest(old, (manifest) => {
+      manifest.format = "voxring-bundle/1"; // before bundle.json was checksummed too
+      delete manifest.manifestSha256;
       delete manifest.postprocess;
     });
-    expect(readBundle(old).postprocess).toBe("none");
+    expect(readBundle(old, () => {}).postprocess).toBe("none");
   });
 
   it("an unknown postprocessing is refused, naming the field", () => {
