@@ -19,3 +19,6 @@ export class InputError extends Error {
 export function inputError(where: string, what: string): InputError {
   return new InputError(`${where}: ${what}`, where, what);
 }
+
+/** The exit status of bad input, for every command and for a worker that met it while training. */
+export const EXIT_INPUT_ERROR = 2;

@@ -13,7 +13,7 @@
  *   orchestrate view runs/p1                      the live page of a run, from its directory
  */
 import yargs, { type ArgumentsCamelCase, type Argv } from "yargs";
-import { InputError } from "../errors.js";
+import { EXIT_INPUT_ERROR, InputError } from "../errors.js";
 import { benchCommand } from "./bench.js";
 import { checkCommand } from "./check.js";
 import type { AnyCommandSpec } from "./command.js";
@@ -108,7 +108,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof InputError) {
       process.stderr.write(`orchestrate: ${oneLine(error.message)}\n`);
-      return 2;
+      return EXIT_INPUT_ERROR;
     }
     if (process.env.VOXRING_DEBUG) throw error;
     const message = error instanceof Error ? error.message : String(error);

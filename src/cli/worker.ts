@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { readRunKeys, requireKeysFor, runKeysFromEnv } from "../comm/security.js";
 import { cliPath } from "../coordinator/supervisor.js";
-import { inputError } from "../errors.js";
+import { EXIT_INPUT_ERROR, inputError } from "../errors.js";
 import { defineCommand } from "./command.js";
 
 const endpointPattern = /^tcp:\/\/[^:\s]+:\d+$/;
@@ -67,6 +67,8 @@ async function runAgent(argv: string[], maxRestarts: number): Promise<number> {
       });
     });
     if (code === 0 || code === 143) return code === 0 ? 0 : 1;
+    // Bad input (a case, a key file) is met again by every fresh worker: say it once and stop.
+    if (code === EXIT_INPUT_ERROR) return EXIT_INPUT_ERROR;
     if (code !== EXIT_REJOIN && ++crashes > maxRestarts) {
       process.stderr.write(`orchestrate worker: the worker failed ${crashes} times; giving up\n`);
       return 1;

@@ -5,10 +5,12 @@
  * one queue and is handled in order, so the state below is only ever touched by one piece of code.
  */
 
+import { EXIT_INPUT_ERROR } from "../errors.js";
 import type { CoordinatorLink, PeerId } from "../protocol/link.js";
 import type { CoordinatorMessage, RunSpec, StateHeader, WorkerMessage } from "../protocol/messages.js";
 import type { TrainConfig } from "../train/config.js";
 import type { WorkerExit, WorkerSpawnOptions } from "./supervisor.js";
+import { failureOf } from "./workerFailure.js";
 
 export type StepMessage = Extract<WorkerMessage, { type: "step" }>;
 
@@ -49,6 +51,8 @@ export type SessionOutcome =
   | { kind: "completed"; globalStep: number }
   | { kind: "stopped"; globalStep: number }
   | { kind: "failed"; reason: string }
+  /** A worker met bad input (a case changed after the check): a restart would meet it again. */
+  | { kind: "input"; reason: string }
   | { kind: "diverged"; reason: string };
 
 export class StopSignal {
@@ -112,6 +116,7 @@ export async function runSession(input: SessionInput): Promise<SessionOutcome> {
       const e = await queue.next();
       if (e.kind === "exit") {
         if (input.stop.requested) throw new Failure({ kind: "stopped", globalStep: input.start.globalStep }, what);
+        if (e.exit.code === EXIT_INPUT_ERROR) throw new Failure(await inputFailureOf(e.exit, queue, peers), what);
         const how = e.exit.signal ? `signal ${e.exit.signal}` : `status ${e.exit.code}`;
         throw new Failure(
           { kind: "failed", reason: `worker ${e.exit.index} (pid ${e.exit.pid}) exited with ${how}` },
@@ -122,9 +127,7 @@ export async function runSession(input: SessionInput): Promise<SessionOutcome> {
         const peer = peers.get(e.peer);
         if (peer) peer.lastSeen = Date.now();
         if (peer && peer.rank >= 0) hooks.onHeard?.(peer.rank);
-        if (e.message.type === "failed") {
-          throw new Failure({ kind: "failed", reason: `rank ${e.message.rank} failed: ${e.message.message}` }, what);
-        }
+        if (e.message.type === "failed") throw new Failure(failureOf(e.message, peer), what);
         if (e.message.type === "heartbeat") continue;
       }
       if (e.kind === "tick") {
@@ -295,6 +298,19 @@ function checkConsistency(checksums: Map<number, Map<number, number>>, m: StepMe
       "checksum",
     );
   }
+}
+
+/**
+ * A worker that exited with the input-error status: its `failed` message (which may trail the exit by a
+ * moment) names the case; the wait is bounded (the ticker pushes an event every second).
+ */
+async function inputFailureOf(exit: WorkerExit, queue: EventQueue, peers: Map<PeerId, Peer>): Promise<SessionOutcome> {
+  const deadline = Date.now() + 2000;
+  while (Date.now() < deadline) {
+    const e = await queue.next();
+    if (e.kind === "message" && e.message.type === "failed") return failureOf(e.message, peers.get(e.peer));
+  }
+  return { kind: "input", reason: `worker ${exit.index} (pid ${exit.pid}) exited with status 2 (bad input)` };
 }
 
 function rankOrder(p: Peer): number {

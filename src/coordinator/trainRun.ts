@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { writeFileAtomic } from "../atomicWrite.js";
 import { bytesOf, float32View } from "../comm/frames.js";
 import { generateRunKeys, isLoopbackEndpoint, type RunKeys, runKeysToEnv, writeRunKeys } from "../comm/security.js";
-import { inputError } from "../errors.js";
+import { InputError, inputError } from "../errors.js";
 import { joinFlat, paramLayout, splitFlat } from "../model/paramLayout.js";
 import { initBackend } from "../native/backend.js";
 import { type RunSpec, type StateHeader, workerSettings } from "../protocol/messages.js";
@@ -297,7 +297,7 @@ export async function runTraining(config: TrainConfig, options: { resume: string
   process.off("SIGINT", onSignal);
   process.off("SIGTERM", onSignal);
   const status = outcome.kind === "completed" ? "completed" : outcome.kind === "stopped" ? "stopped" : "failed";
-  const reason = outcome.kind === "failed" || outcome.kind === "diverged" ? outcome.reason : undefined;
+  const reason = outcome.kind === "completed" || outcome.kind === "stopped" ? undefined : outcome.reason;
   if (status === "completed" && config.exportAtEnd) {
     const { exportAndPredict } = await import("./exportAtEnd.js");
     const exported = await exportAndPredict(runDir, data, log);
@@ -314,28 +314,31 @@ export async function runTraining(config: TrainConfig, options: { resume: string
     ...(reason ? { reason } : {}),
   });
   const last = validationsRun.at(-1);
-  progress.table(`voxring run ${status}${reason ? `: ${reason}` : ""}`, [
-    ["run", runDir],
-    ["wall time", formatSeconds(seconds)],
-    ["steps", String(lastCheckpoint?.globalStep ?? 0)],
-    ["epochs", `${Math.min(config.epochs, (lastCheckpoint?.epoch ?? 0) + 1)} of ${config.epochs}`],
-    ["workers", `${config.gpus + config.remoteWorkers} (${placement.backend}, ${placement.threads} thread(s) each)`],
-    ["final loss", history.loss.at(-1)?.[1].toFixed(4) ?? "-"],
-    ["throughput", `${formatCount(history.meanVoxelsPerSecond())} voxels/s`],
-    [
-      "last Dice",
-      last
-        ? `${last.mean.toFixed(3)} (${Object.entries(last.dice)
-            .map(([k, d]) => `${k} ${d.toFixed(3)}`)
-            .join(", ")})`
-        : "-",
-    ],
-    ["best Dice", history.best === null ? "-" : history.best.toFixed(3)],
-    ["restarts", String(restarts)],
-  ]);
+  // Bad input met by a worker gets the one line of every input error (cli/main.ts), not a summary.
+  if (outcome.kind !== "input")
+    progress.table(`voxring run ${status}${reason ? `: ${reason}` : ""}`, [
+      ["run", runDir],
+      ["wall time", formatSeconds(seconds)],
+      ["steps", String(lastCheckpoint?.globalStep ?? 0)],
+      ["epochs", `${Math.min(config.epochs, (lastCheckpoint?.epoch ?? 0) + 1)} of ${config.epochs}`],
+      ["workers", `${config.gpus + config.remoteWorkers} (${placement.backend}, ${placement.threads} thread(s) each)`],
+      ["final loss", history.loss.at(-1)?.[1].toFixed(4) ?? "-"],
+      ["throughput", `${formatCount(history.meanVoxelsPerSecond())} voxels/s`],
+      [
+        "last Dice",
+        last
+          ? `${last.mean.toFixed(3)} (${Object.entries(last.dice)
+              .map(([k, d]) => `${k} ${d.toFixed(3)}`)
+              .join(", ")})`
+          : "-",
+      ],
+      ["best Dice", history.best === null ? "-" : history.best.toFixed(3)],
+      ["restarts", String(restarts)],
+    ]);
   validator.dispose();
   link.close();
   await server.close();
+  if (outcome.kind === "input") throw new InputError(outcome.reason);
   if (outcome.kind === "diverged") log(`error: ${outcome.reason}`);
   return status === "failed" ? 1 : 0;
 }

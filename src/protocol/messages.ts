@@ -10,6 +10,7 @@
  *   worker → state {...} + tensor frames                         rank 0, when the plan asked for a snapshot
  *   coord  → stop {}                                             finish the step in flight, snapshot, wait
  *   coord  → exit {}                                             leave
+ *   worker → failed {kind, message}                              an input error or a crash, then it exits
  *   both   → heartbeat                                           liveness while a step computes
  *
  * A stop requested on any rank travels inside the gradient all-reduce (see worker/loop.ts), so every rank
@@ -94,7 +95,16 @@ export const workerMessageSchema = z.discriminatedUnion("type", [
   }),
   z.object({ type: z.literal("state"), rank: count, header: stateHeaderSchema, byteLengths }),
   z.object({ type: z.literal("stopped"), rank: count, globalStep: count }),
-  z.object({ type: z.literal("failed"), rank: int.min(-1), message: z.string().max(4000) }),
+  /**
+   * kind "input": a bad case or file found while training (an InputError; a restart would only meet it
+   * again); "crash": anything else. rank is null before one was assigned.
+   */
+  z.object({
+    type: z.literal("failed"),
+    rank: count.nullable(),
+    kind: z.enum(["input", "crash"]),
+    message: z.string().max(4000),
+  }),
 ]);
 export type WorkerMessage = z.infer<typeof workerMessageSchema>;
 

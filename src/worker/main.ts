@@ -8,6 +8,7 @@
  * (whatever killed the coordinator), a remote one when the coordinator has been silent too long.
  */
 import type { RunKeys } from "../comm/security.js";
+import { EXIT_INPUT_ERROR, InputError } from "../errors.js";
 import { openWorkerLink } from "./controlLink.js";
 import { runWorker } from "./loop.js";
 
@@ -37,6 +38,7 @@ export async function workerProcessMain(options: WorkerProcessOptions): Promise<
     log(`the coordinator has been silent for ${options.coordinatorTimeoutSeconds} s: leaving`);
     process.exit(1);
   });
+  let rank: number | null = null;
   try {
     const how = await runWorker(link, {
       localIndex: options.localIndex,
@@ -44,6 +46,9 @@ export async function workerProcessMain(options: WorkerProcessOptions): Promise<
       keys: options.keys,
       threads: options.threads,
       log,
+      onAssigned: (assigned) => {
+        rank = assigned;
+      },
       // A restart must not wait for this rank's collective to time out (its neighbour may be gone).
       onExitRequested: (rejoin) => {
         if (rejoin) process.exit(EXIT_REJOIN);
@@ -51,11 +56,17 @@ export async function workerProcessMain(options: WorkerProcessOptions): Promise<
     });
     return how === "rejoin" ? EXIT_REJOIN : 0;
   } catch (error) {
+    // An input error (a case that changed after the check) is the user's to fix, not a crash to retry.
+    const kind = error instanceof InputError ? "input" : "crash";
     const message = error instanceof Error ? error.message : String(error);
-    log(`failed: ${message}`);
-    await link.send({ type: "failed", rank: -1, message: message.slice(0, 4000) }).catch(() => {});
+    const reported = await link
+      .send({ type: "failed", rank, kind, message: message.slice(0, 4000) })
+      .then(() => true)
+      .catch(() => false);
+    // A local worker's input error is the coordinator's one line; said here too only when that did not work.
+    if (kind === "crash" || options.localIndex < 0 || !reported) log(`failed: ${message}`);
     if (process.env.VOXRING_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
-    return 1;
+    return kind === "input" ? EXIT_INPUT_ERROR : 1;
   } finally {
     clearInterval(watch);
     link.close();
