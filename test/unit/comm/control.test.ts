@@ -208,7 +208,7 @@ describe("control channel", () => {
     server.close();
     expect(lines.length).toBeLessThanOrEqual(6);
     expect(lines.at(-1)).toMatch(new RegExp(`refused ${sent - 5} more message\\(s\\) from 50 peer\\(s\\)`));
-    for (const line of lines) expect(line).not.toMatch(/[\u0000-\u001f\u0080-\uffff]/u);
+    for (const line of lines) expect(line).toMatch(/^[ -~]+$/); // printable ASCII only
   });
 
   it("a send to a peer that is gone fails within the send timeout instead of waiting forever", async () => {
