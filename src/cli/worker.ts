@@ -39,6 +39,7 @@ export const workerCommand = defineCommand({
         coordinator: args.coordinator,
         localIndex: args.localIndex,
         keys,
+        keyFile: args.keyFile ? `--key-file ${args.keyFile}` : undefined,
         bindHost: args.bind,
         threads,
         coordinatorTimeoutSeconds: args.coordinatorTimeout,

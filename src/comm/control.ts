@@ -131,7 +131,15 @@ export class ControlClient<S extends z.ZodType, Send extends object = object> ex
 
   static async connect<S extends z.ZodType, Send extends object = object>(
     endpoint: string,
-    options: ControlOptions<S> & { routingId?: string },
+    options: ControlOptions<S> & {
+      routingId?: string;
+      /**
+       * Called once when the security handshake failed three times in a row without ever succeeding: the
+       * keys are not the server's (another run's key file), or one end speaks CURVE and the other not.
+       * ZeroMQ itself would retry silently forever.
+       */
+      onHandshakeFailure?: (reason: string) => void;
+    },
   ): Promise<ControlClient<S, Send>> {
     requireKeysFor([endpoint], options.keys, "coordinator endpoint");
     const socket = new zmq.Dealer({
@@ -139,6 +147,7 @@ export class ControlClient<S extends z.ZodType, Send extends object = object> ex
       ...(options.routingId ? { routingId: options.routingId } : {}),
     });
     secureClient(socket, options.keys);
+    if (options.onHandshakeFailure) watchHandshakes(socket, options.onHandshakeFailure);
     socket.connect(endpoint);
     return new ControlClient<S, Send>(socket, options);
   }
@@ -150,4 +159,24 @@ export class ControlClient<S extends z.ZodType, Send extends object = object> ex
   [Symbol.asyncIterator](): AsyncGenerator<Incoming<z.infer<S>>> {
     return this.messages(false);
   }
+}
+
+/** Reports a handshake that keeps failing (see ControlClient.connect); silent once one has succeeded. */
+function watchHandshakes(socket: zmq.Dealer, onFailure: (reason: string) => void): void {
+  void (async () => {
+    let failures = 0;
+    try {
+      for await (const event of socket.events) {
+        if (event.type === "handshake") return;
+        if (!event.type.startsWith("handshake:error")) continue;
+        if (++failures < 3) continue;
+        const code =
+          "error" in event && event.error ? ` (${(event.error as { code?: string }).code ?? event.error.message})` : "";
+        onFailure(`the security handshake failed ${failures} times${code}: wrong keys for this coordinator`);
+        return;
+      }
+    } catch {
+      // the socket closed while we watched
+    }
+  })();
 }

@@ -128,7 +128,13 @@ export async function runSession(input: SessionInput): Promise<SessionOutcome> {
         if (peer) peer.lastSeen = Date.now();
         if (peer && peer.rank >= 0) hooks.onHeard?.(peer.rank);
         if (e.message.type === "failed") throw new Failure(failureOf(e.message, peer), what);
-        if (e.message.type === "heartbeat") continue;
+        if (e.message.type === "heartbeat") {
+          // The worker's heartbeat thread has a socket of its own: it names its rank and process.
+          const { rank, pid } = e.message;
+          const owner = !peer && rank >= 0 ? byRank[rank] : undefined;
+          if (owner && owner.pid === pid) owner.lastSeen = Date.now();
+          continue;
+        }
       }
       if (e.kind === "tick") {
         // A gap between ticks means this process was busy (a validation window): the workers were not

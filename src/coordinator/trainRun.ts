@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { writeFileAtomic } from "../atomicWrite.js";
 import { bytesOf, float32View } from "../comm/frames.js";
 import { generateRunKeys, isLoopbackEndpoint, type RunKeys, runKeysToEnv, writeRunKeys } from "../comm/security.js";
+import { RING_DIR_ENV } from "../comm/streamRing.js";
 import { InputError, inputError } from "../errors.js";
 import { joinFlat, paramLayout, splitFlat } from "../model/paramLayout.js";
 import { initBackend } from "../native/backend.js";
@@ -38,10 +39,12 @@ import { formatCount, formatSeconds, Progress } from "./progress.js";
 import { prepareRunData } from "./runData.js";
 import { RunHistory } from "./runHistory.js";
 import { LiveWorkers } from "./runSnapshot.js";
+import { makeRunTemp } from "./runTemp.js";
 import { RunWatch } from "./runWatch.js";
 import { runSession, type SessionOutcome, StopSignal } from "./session.js";
 import { LocalWorkers } from "./supervisor.js";
-import { type ValidationResult, ValidationRunner, Validator } from "./validation.js";
+import { type ValidationResult, ValidationRunner } from "./validation.js";
+import { ValidationThread } from "./validationThread.js";
 
 export async function runTraining(config: TrainConfig, options: { resume: string | null }): Promise<number> {
   const started = Date.now();
@@ -57,8 +60,6 @@ export async function runTraining(config: TrainConfig, options: { resume: string
   // ---- data: the dataset (or the cached synthetic one), checked before anything is written or started
   const data = await prepareRunData(config, log);
   log(`data: ${data.dir} (${data.trainCases.length} training, ${data.valCases.length} validation cases)`);
-  mkdirSync(runDir, { recursive: true });
-  writeFileAtomic(join(runDir, "config.json"), `${JSON.stringify(config, null, 2)}\n`);
   const events = new EventLog(runDir);
 
   // ---- where to start: the last checkpoint of a resumed run, else fresh weights from the seed
@@ -70,12 +71,14 @@ export async function runTraining(config: TrainConfig, options: { resume: string
     log(`resuming ${runDir} at step ${checkpoint.globalStep} (epoch ${checkpoint.epoch + 1})`);
   }
   const history = RunHistory.fromEvents(events.read(), checkpoint?.globalStep ?? 0);
+  // Steps up to here are in events.jsonl already: logged again (after a restart or this resume), they say so.
+  let highestLoggedStep = events.read().reduce((h, e) => (e.type === "step" ? Math.max(h, e.step) : h), 0);
 
-  // ---- hardware and the coordinator's own backend (validation runs here)
+  // ---- hardware, and validation in a thread of its own (the coordinator's event loop never waits for it)
   const placement = placeWorkers(config);
   log(placement.summary);
-  await initBackend({ backend: "cpu", threads: 1 });
-  const validator = new Validator(
+  await initBackend({ backend: "cpu", threads: 1 }); // for the export at the end (--export)
+  const validator = await ValidationThread.start(
     {
       inChannels: data.inChannels,
       numClasses: data.numClasses,
@@ -107,12 +110,16 @@ export async function runTraining(config: TrainConfig, options: { resume: string
   // ---- control channel; beyond loopback every socket speaks CURVE with keys made for this run
   const loopback = isLoopbackEndpoint(`tcp://${config.bind}:1`);
   const keys: RunKeys | undefined = loopback ? undefined : generateRunKeys();
+  const link = await openCoordinatorLink({ bind: config.bind, port: config.port, keys });
+  log(`coordinator listening on ${link.endpoint}`);
+
+  // ---- the run directory is written only now: a start refused above (bad input, a port taken) leaves none
+  mkdirSync(runDir, { recursive: true });
+  writeFileAtomic(join(runDir, "config.json"), `${JSON.stringify(config, null, 2)}\n`);
   if (keys) {
     writeRunKeys(join(runDir, "run.keys"), keys);
     log(`CURVE on: remote workers need ${join(runDir, "run.keys")} (--key-file) or VOXRING_CURVE_* variables`);
   }
-  const link = await openCoordinatorLink({ bind: config.bind, port: config.port, keys });
-  log(`coordinator listening on ${link.endpoint}`);
 
   // ---- stop on Ctrl-C / SIGTERM after the step in flight (with a checkpoint); twice: at once
   const stop = new StopSignal();
@@ -215,6 +222,7 @@ export async function runTraining(config: TrainConfig, options: { resume: string
   });
 
   // ---- train; a failed worker restarts every worker from the last checkpoint, up to --max-restarts
+  const runTemp = makeRunTemp();
   let outcome: SessionOutcome;
   for (let generation = restarts; ; generation++) {
     const start = startOf(lastCheckpoint);
@@ -223,7 +231,11 @@ export async function runTraining(config: TrainConfig, options: { resume: string
       run,
       link,
       workers,
-      workerEnv: (index) => ({ ...placement.env(index), ...(keys ? runKeysToEnv(keys) : {}) }),
+      workerEnv: (index) => ({
+        ...placement.env(index),
+        ...(keys ? runKeysToEnv(keys) : {}),
+        [RING_DIR_ENV]: runTemp.dir,
+      }),
       generation,
       start,
       stop,
@@ -258,6 +270,8 @@ export async function runTraining(config: TrainConfig, options: { resume: string
           if (m.rank !== 0) return;
           const worldVoxelsPerSecond = (m.voxels * (config.gpus + config.remoteWorkers)) / m.seconds;
           history.addStep(m.globalStep, m.meanLoss, worldVoxelsPerSecond);
+          const redo = m.globalStep <= highestLoggedStep;
+          highestLoggedStep = Math.max(highestLoggedStep, m.globalStep);
           events.write({
             type: "step",
             step: m.globalStep,
@@ -268,6 +282,7 @@ export async function runTraining(config: TrainConfig, options: { resume: string
             voxelsPerSecond: worldVoxelsPerSecond,
             lossScale: m.lossScale,
             skipped: m.skipped,
+            ...(redo ? { redo: true } : {}),
           });
           progress.step({
             epoch: m.epoch,
@@ -291,6 +306,7 @@ export async function runTraining(config: TrainConfig, options: { resume: string
     events.write({ type: "restart", count: restarts, reason: outcome.reason, fromStep: from });
     log(`${outcome.reason}: restarting all workers from step ${from} (restart ${restarts} of ${config.maxRestarts})`);
   }
+  runTemp.remove(); // every worker has exited (runSession's end): nobody uses the ring folders any more
   await validations.drain();
 
   // ---- the end: export (demo), summary, cleanup
@@ -335,7 +351,7 @@ export async function runTraining(config: TrainConfig, options: { resume: string
       ["best Dice", history.best === null ? "-" : history.best.toFixed(3)],
       ["restarts", String(restarts)],
     ]);
-  validator.dispose();
+  await validator.close();
   link.close();
   await server.close();
   if (outcome.kind === "input") throw new InputError(outcome.reason);

@@ -74,7 +74,11 @@ export type StateHeader = z.infer<typeof stateHeaderSchema>;
 export const workerMessageSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("hello"), host: z.string().max(256), pid: int, localIndex: int.min(-1) }),
   z.object({ type: z.literal("ready"), rank: count, ringEndpoint: z.string().max(512) }),
-  z.object({ type: z.literal("heartbeat"), rank: int.min(-1), step: count }),
+  /**
+   * From the worker's loop (with its step) or from its heartbeat thread (with its pid, on a socket of its
+   * own, so the coordinator matches it to the rank by rank and pid).
+   */
+  z.object({ type: z.literal("heartbeat"), rank: int.min(-1), step: count.optional(), pid: int.optional() }),
   z.object({
     type: z.literal("step"),
     rank: count,

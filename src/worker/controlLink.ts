@@ -10,10 +10,12 @@ import { coordinatorMessageSchema, type WorkerMessage } from "../protocol/messag
 export async function openWorkerLink(options: {
   endpoint: string;
   keys?: RunKeys;
+  onHandshakeFailure?: (reason: string) => void;
 }): Promise<WorkerLink & { lastHeard: number; close(): void }> {
   const client = await ControlClient.connect<typeof coordinatorMessageSchema, WorkerMessage>(options.endpoint, {
     keys: options.keys,
     schema: coordinatorMessageSchema,
+    onHandshakeFailure: options.onHandshakeFailure,
   });
   const incoming = client[Symbol.asyncIterator]();
   const link = {

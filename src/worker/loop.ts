@@ -38,6 +38,8 @@ export interface WorkerOptions {
    * died leaves this rank waiting in the ring until its timeout): the process may leave at once.
    */
   onExitRequested?: (rejoin: boolean) => void;
+  /** Folder for the ring receiver's socket directory (the coordinator's run folder); default the temp folder */
+  ipcParent?: string;
   /** Called with this worker's rank once the coordinator assigned it (failures then name it). */
   onAssigned?: (rank: number) => void;
 }
@@ -118,6 +120,7 @@ async function openSession(ctx: RunContext, run: RunSpec, options: WorkerOptions
           keys: options.keys,
           generation: ctx.generation,
           log: options.log,
+          ipcParent: options.ipcParent,
         });
   return { ctx, run, unet, trainer, data, ring, globalStep: 0 };
 }

@@ -8,8 +8,10 @@
  * (whatever killed the coordinator), a remote one when the coordinator has been silent too long.
  */
 import type { RunKeys } from "../comm/security.js";
+import { RING_DIR_ENV } from "../comm/streamRing.js";
 import { EXIT_INPUT_ERROR, InputError } from "../errors.js";
 import { openWorkerLink } from "./controlLink.js";
+import { startHeartbeatThread } from "./heartbeatThread.js";
 import { runWorker } from "./loop.js";
 
 export interface WorkerProcessOptions {
@@ -17,6 +19,8 @@ export interface WorkerProcessOptions {
   /** Index among the coordinator's local workers; -1 for a worker from another host. */
   localIndex: number;
   keys?: RunKeys;
+  /** where the keys came from, for messages */
+  keyFile?: string;
   bindHost: string;
   threads?: number;
   /** A remote worker gives up when the coordinator is silent this long. */
@@ -33,12 +37,22 @@ export async function workerProcessMain(options: WorkerProcessOptions): Promise<
   // Ctrl-C reaches the whole process group; the coordinator decides how its workers stop.
   process.on("SIGINT", () => {});
 
-  const link = await openWorkerLink({ endpoint: options.coordinator, keys: options.keys });
+  const link = await openWorkerLink({
+    endpoint: options.coordinator,
+    keys: options.keys,
+    // A key file of another run: say so at once (ZeroMQ would retry in silence until the watch below gives up).
+    onHandshakeFailure: (reason) => {
+      const keys = options.keyFile ?? "the VOXRING_CURVE_* keys";
+      process.stderr.write(`orchestrate worker: ${options.coordinator}: ${reason} (${keys})\n`);
+      process.exit(EXIT_INPUT_ERROR);
+    },
+  });
   const watch = watchCoordinator(link, options.coordinatorTimeoutSeconds, () => {
     log(`the coordinator has been silent for ${options.coordinatorTimeoutSeconds} s: leaving`);
     process.exit(1);
   });
   let rank: number | null = null;
+  let heartbeats: { stop(): Promise<void> } | undefined;
   try {
     const how = await runWorker(link, {
       localIndex: options.localIndex,
@@ -46,8 +60,16 @@ export async function workerProcessMain(options: WorkerProcessOptions): Promise<
       keys: options.keys,
       threads: options.threads,
       log,
+      ipcParent: process.env[RING_DIR_ENV] || undefined,
       onAssigned: (assigned) => {
         rank = assigned;
+        heartbeats ??= startHeartbeatThread({
+          endpoint: options.coordinator,
+          keys: options.keys,
+          rank: assigned,
+          pid: process.pid,
+          intervalMs: 1000,
+        });
       },
       // A restart must not wait for this rank's collective to time out (its neighbour may be gone).
       onExitRequested: (rejoin) => {
@@ -68,6 +90,7 @@ export async function workerProcessMain(options: WorkerProcessOptions): Promise<
     if (process.env.VOXRING_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
     return kind === "input" ? EXIT_INPUT_ERROR : 1;
   } finally {
+    await heartbeats?.stop();
     clearInterval(watch);
     link.close();
   }

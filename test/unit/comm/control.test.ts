@@ -253,6 +253,40 @@ describe("control channel", () => {
     expect(lines).toEqual([]);
   });
 
+  it("a client with another run's keys is told the handshake failed; one with the run's keys is not", async () => {
+    const keys = generateRunKeys();
+    const server = track(
+      await ControlServer.listen<typeof schema, ControlMessage>("tcp://127.0.0.1:0", { schema, keys, log: () => {} }),
+    );
+    const serverIn = inbox(server);
+    const failures: string[] = [];
+    let report: (reason: string) => void = () => {};
+    const reported = new Promise<string>((resolve) => {
+      report = resolve;
+    });
+    track(
+      await ControlClient.connect<typeof schema, ControlMessage>(server.endpoint, {
+        schema,
+        keys: generateRunKeys(),
+        onHandshakeFailure: report,
+      }),
+    );
+    const outcome = await Promise.race([reported, new Promise((r) => setTimeout(() => r("no report"), 10_000))]);
+    expect(outcome).toMatch(/security handshake failed 3 times .*wrong keys/);
+
+    const member = track(
+      await ControlClient.connect<typeof schema, ControlMessage>(server.endpoint, {
+        schema,
+        keys,
+        onHandshakeFailure: (reason) => failures.push(reason),
+      }),
+    );
+    await member.send({ type: "heartbeat", rank: 1, step: 1 });
+    expect(await serverIn(5000)).toMatchObject({ message: { type: "heartbeat", rank: 1 } });
+    expect(await serverIn(1000)).toBe("timeout");
+    expect(failures).toEqual([]);
+  });
+
   it("refuses to listen beyond loopback without keys", async () => {
     await expect(ControlServer.listen("tcp://0.0.0.0:0", { schema })).rejects.toThrow(/CURVE/);
   });
