@@ -21,7 +21,9 @@ export class RefusalLog {
     if (now - this.windowStart >= this.windowMs) this.flush();
     if (this.logged < this.perWindow) {
       this.logged++;
-      this.log(`control: refused a message${from === null ? "" : ` from peer ${from}`}: ${reason}`);
+      // The reason may quote what the peer sent: printable ASCII only, and not much of it.
+      const printable = reason.replace(/[^ -~]/g, "?").slice(0, 300);
+      this.log(`control: refused a message${from === null ? "" : ` from peer ${from}`}: ${printable}`);
       return;
     }
     this.suppressed++;
