@@ -49,14 +49,15 @@ export class ValidationThread {
 
   /** Starts the thread and resolves once its backend is up; the cases' buffers move into it (not copied). */
   static async start(options: ValidatorOptions, cases: ValidationCase[]): Promise<ValidationThread> {
-    const transfer = cases.flatMap((c) => [c.image.buffer, c.labels.buffer]) as ArrayBuffer[];
-    const worker = new Worker(threadModule(), {
-      workerData: { options, cases },
-      transferList: [...new Set(transfer)],
-      // The thread's output is the coordinator's: one stream, no interleaving by a second pipe.
-      stdout: false,
-      stderr: false,
-    });
+    const transfer = [...new Set(cases.flatMap((c) => [c.image.buffer, c.labels.buffer]))] as ArrayBuffer[];
+    const spawn = (transferList: ArrayBuffer[]) =>
+      new Worker(threadModule(), { workerData: { options, cases }, transferList });
+    let worker: Worker;
+    try {
+      worker = spawn(transfer);
+    } catch {
+      worker = spawn([]); // a buffer that cannot move (a pooled Buffer's): copied instead
+    }
     await new Promise<void>((resolve, reject) => {
       const onMessage = (reply: ThreadReply) => {
         if (reply.type !== "ready") return;
@@ -66,6 +67,7 @@ export class ValidationThread {
       };
       worker.on("message", onMessage);
       worker.once("error", reject);
+      worker.once("exit", (code) => reject(new Error(`the validation thread exited (status ${code}) while starting`)));
     });
     return new ValidationThread(worker);
   }
