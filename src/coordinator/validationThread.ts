@@ -30,6 +30,9 @@ export class ValidationThread {
   private failure: Error | null = null;
 
   private constructor(private readonly worker: Worker) {
+    // The thread keeps the process alive only while it works for us: a run that ends early (a refused
+    // start, a bug) must not wait for an idle thread nobody closed.
+    worker.unref();
     worker.on("message", (reply: ThreadReply) => {
       if (reply.type === "ready") return;
       const call = this.calls.get(reply.id);
@@ -80,10 +83,14 @@ export class ValidationThread {
     // Copies of our own to hand over: the originals are views into the snapshot's message frames.
     const request: ThreadRequest = { type: "validate", id, params: params.slice(), stats: stats.slice() };
     const result = new Promise<ValidationResult>((resolve, reject) => this.calls.set(id, { resolve, reject }));
+    this.worker.ref();
     this.worker.postMessage(request, [request.params.buffer, request.stats.buffer] as ArrayBuffer[]);
     const cancel = () => this.worker.postMessage({ type: "cancel", id } satisfies ThreadRequest);
     signal?.addEventListener("abort", cancel, { once: true });
-    return result.finally(() => signal?.removeEventListener("abort", cancel));
+    return result.finally(() => {
+      signal?.removeEventListener("abort", cancel);
+      if (this.calls.size === 0) this.worker.unref();
+    });
   }
 
   async close(): Promise<void> {

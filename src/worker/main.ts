@@ -68,7 +68,7 @@ export async function workerProcessMain(options: WorkerProcessOptions): Promise<
           keys: options.keys,
           rank: assigned,
           pid: process.pid,
-          intervalMs: 1000,
+          intervalMs: 250, // several a second: --heartbeat-seconds may be as short as 1
         });
       },
       // A restart must not wait for this rank's collective to time out (its neighbour may be gone).

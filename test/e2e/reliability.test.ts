@@ -207,7 +207,7 @@ describe("never hangs, leaves nothing behind", () => {
 });
 
 describe("the coordinator never blocks", () => {
-  it("/metrics answers within a second throughout validations that take several seconds each", async () => {
+  it("/metrics and the live page answer within a second throughout validations of several seconds each", async () => {
     const data = synthDataset("metricsval", 6);
     const out = tempRun("metricsval");
     // The default 192×192×64 validation windows over these cases: seconds of tensor work per validation.
@@ -249,16 +249,22 @@ describe("the coordinator never blocks", () => {
     void running.done.then(() => {
       finished = true;
     });
-    while (!finished) {
+    // /metrics for Prometheus, and the live page with the JSON it polls
+    const paths = ["/metrics", "/api/run", "/"];
+    const slowestOf: Record<string, number> = {};
+    for (let i = 0; !finished; i++) {
+      const path = paths[i % paths.length];
       const t0 = performance.now();
       try {
-        const response = await fetch(url as string, { signal: AbortSignal.timeout(5000) });
+        const response = await fetch(new URL(path, url as string), { signal: AbortSignal.timeout(5000) });
         await response.text();
         answers++;
-        slowest = Math.max(slowest, performance.now() - t0);
       } catch {
-        if (!finished && running.child.exitCode === null) slowest = Math.max(slowest, performance.now() - t0);
+        if (finished || running.child.exitCode !== null) break; // the run ended under this request
       }
+      const ms = performance.now() - t0;
+      slowestOf[path] = Math.max(slowestOf[path] ?? 0, ms);
+      slowest = Math.max(slowest, ms);
       await new Promise((r) => setTimeout(r, 50));
     }
     const result = await running.done;
@@ -270,7 +276,7 @@ describe("the coordinator never blocks", () => {
     const longest = Math.max(...validations.map((v) => (v.type === "validation" ? v.seconds : 0)));
     expect(longest).toBeGreaterThan(2);
     expect(answers).toBeGreaterThan(20);
-    console.log(`slowest /metrics answer ${Math.round(slowest)} ms of ${answers}; longest validation ${longest} s`);
+    console.log(`slowest answers (ms) ${JSON.stringify(slowestOf)} of ${answers}; longest validation ${longest} s`);
     expect(slowest).toBeLessThan(1000);
   });
 });
@@ -278,7 +284,7 @@ describe("the coordinator never blocks", () => {
 describe("liveness does not depend on a step's length", () => {
   it("a first step far longer than --heartbeat-seconds is not taken for a dead worker", async () => {
     const out = tempRun("longstep");
-    // The default model and patch on one thread: a step of several seconds, against a 1-second heartbeat
+    // The default model and patch on one thread: a step of several seconds, against a 2-second heartbeat
     // bound (the coordinator knows no step time before the first step ends).
     const result = await start([
       "--preset",
@@ -304,7 +310,7 @@ describe("liveness does not depend on a step's length", () => {
       "--steps-per-epoch",
       "1",
       "--heartbeat-seconds",
-      "1",
+      "2",
       "--max-restarts",
       "0",
       "--metrics-port",
@@ -316,7 +322,7 @@ describe("liveness does not depend on a step's length", () => {
     expect(result.code).toBe(0);
     expect(steps).toHaveLength(1);
     // Meaningful only if the step was much longer than the bound it used to be judged by.
-    expect(steps[0].type === "step" ? steps[0].seconds : 0).toBeGreaterThan(3);
+    expect(steps[0].type === "step" ? steps[0].seconds : 0).toBeGreaterThan(4);
   });
 });
 
