@@ -28,8 +28,6 @@ import {
   writeCheckpointValidation,
 } from "../train/checkpoint.js";
 import type { TrainConfig } from "../train/config.js";
-import { writeCurvesPng } from "../viz/curves.js";
-import { writePreviewPng } from "../viz/preview.js";
 import { openCoordinatorLink } from "./controlLink.js";
 import { EventLog } from "./events.js";
 import { placeWorkers } from "./hardware.js";
@@ -151,7 +149,8 @@ export async function runTraining(config: TrainConfig, options: { resume: string
   type ValidationJob = { step: number; epoch: number; path: string; params: Float32Array; stats: Float32Array };
   const validations = new ValidationRunner<ValidationJob>(
     async (job, signal) => {
-      const result = await validator.validate(job.params, job.stats, signal);
+      const preview = { path: join(runDir, "val_preview.png"), labelNames: data.labelNames };
+      const result = await validator.validate(job.params, job.stats, signal, preview);
       validationsRun.push(result);
       const isBest = history.addValidation(job.step, result);
       // --keep-last may have pruned this checkpoint meanwhile; then it cannot become the best one.
@@ -173,8 +172,7 @@ export async function runTraining(config: TrainConfig, options: { resume: string
         .join(", ");
       const best = isBest ? ", best so far" : "";
       log(`validation at step ${job.step}: mean Dice ${result.mean.toFixed(3)} (${detail})${best}`);
-      writeCurvesPng(join(runDir, "curves.png"), history.loss, history.diceSeries());
-      writePreviewPng(join(runDir, "val_preview.png"), result.preview, data.labelNames);
+      await validator.writeCurves(join(runDir, "curves.png"), history.loss, history.diceSeries());
     },
     (skipped) => log(`validation of step ${skipped.step} skipped: the previous one was still running`),
   );

@@ -26,7 +26,10 @@ function threadModule(): string {
 
 export class ValidationThread {
   private nextId = 0;
-  private readonly calls = new Map<number, { resolve: (r: ValidationResult) => void; reject: (e: Error) => void }>();
+  private readonly calls = new Map<
+    number,
+    { resolve: (r: ValidationResult | null) => void; reject: (e: Error) => void }
+  >();
   private failure: Error | null = null;
 
   private constructor(private readonly worker: Worker) {
@@ -39,6 +42,7 @@ export class ValidationThread {
       if (!call) return;
       this.calls.delete(reply.id);
       if (reply.type === "result") call.resolve(reply.result);
+      else if (reply.type === "done") call.resolve(null);
       else call.reject(reply.aborted ? new DOMException(reply.message, "AbortError") : new Error(reply.message));
     });
     const fail = (error: Error) => {
@@ -75,20 +79,45 @@ export class ValidationThread {
     return new ValidationThread(worker);
   }
 
-  /** Validates these weights in the thread; `signal` interrupts it between two windows. */
-  validate(params: Float32Array, stats: Float32Array, signal?: AbortSignal): Promise<ValidationResult> {
-    if (this.failure) return Promise.reject(this.failure);
+  /**
+   * Validates these weights in the thread (and writes the preview PNG there, when given where); `signal`
+   * interrupts it between two windows.
+   */
+  async validate(
+    params: Float32Array,
+    stats: Float32Array,
+    signal?: AbortSignal,
+    preview?: { path: string; labelNames: string[] },
+  ): Promise<ValidationResult> {
     signal?.throwIfAborted();
-    const id = this.nextId++;
     // Copies of our own to hand over: the originals are views into the snapshot's message frames.
-    const request: ThreadRequest = { type: "validate", id, params: params.slice(), stats: stats.slice() };
-    const result = new Promise<ValidationResult>((resolve, reject) => this.calls.set(id, { resolve, reject }));
-    this.worker.ref();
-    this.worker.postMessage(request, [request.params.buffer, request.stats.buffer] as ArrayBuffer[]);
+    const copies = { params: params.slice(), stats: stats.slice() };
+    const id = this.nextId;
+    const result = this.call((id) => ({ type: "validate", id, ...copies, preview }), [
+      copies.params.buffer,
+      copies.stats.buffer,
+    ] as ArrayBuffer[]);
     const cancel = () => this.worker.postMessage({ type: "cancel", id } satisfies ThreadRequest);
     signal?.addEventListener("abort", cancel, { once: true });
-    return result.finally(() => {
+    try {
+      return (await result) as ValidationResult;
+    } finally {
       signal?.removeEventListener("abort", cancel);
+    }
+  }
+
+  /** Draws curves.png in the thread (viz/curves.ts). */
+  async writeCurves(path: string, loss: [number, number][], dice: Record<string, [number, number][]>): Promise<void> {
+    await this.call((id) => ({ type: "curves", id, path, loss, dice }), []);
+  }
+
+  private call(request: (id: number) => ThreadRequest, transfer: ArrayBuffer[]): Promise<ValidationResult | null> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    const result = new Promise<ValidationResult | null>((resolve, reject) => this.calls.set(id, { resolve, reject }));
+    this.worker.ref();
+    this.worker.postMessage(request(id), transfer);
+    return result.finally(() => {
       if (this.calls.size === 0) this.worker.unref();
     });
   }

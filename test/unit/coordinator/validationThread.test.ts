@@ -2,6 +2,9 @@
  * Validation in its own thread (the built dist/ module, as the coordinator runs it) gives what the same
  * Validator gives on this thread, and a cancel interrupts it.
  */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ValidationCase, Validator, type ValidatorOptions } from "../../../src/coordinator/validation.js";
 import { ValidationThread } from "../../../src/coordinator/validationThread.js";
@@ -61,6 +64,27 @@ describe("ValidationThread", () => {
     // the weights handed over were copies: the caller's arrays are intact
     expect(params.length).toBe(weights().params.length);
     expect(params).toEqual(weights().params);
+  });
+
+  it("draws the preview and the curves in the thread, as PNG files", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "voxring-vthread-"));
+    try {
+      const { params, stats } = weights();
+      await thread.validate(params, stats, undefined, { path: join(dir, "p.png"), labelNames: options.labelNames });
+      await thread.writeCurves(
+        join(dir, "c.png"),
+        [
+          [1, 0.9],
+          [2, 0.8],
+        ],
+        { mean: [[2, 0.1]] },
+      );
+      for (const name of ["p.png", "c.png"]) {
+        expect(readFileSync(join(dir, name)).subarray(1, 4).toString("latin1")).toBe("PNG");
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("a cancel interrupts the validation in flight; the thread serves the next one", async () => {
