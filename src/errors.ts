@@ -20,6 +20,9 @@ export function inputError(where: string, what: string): InputError {
   return new InputError(`${where}: ${what}`, where, what);
 }
 
+/** The exit status of bad input, for every command and for a worker that met it while training. */
+export const EXIT_INPUT_ERROR = 2;
+
 /**
  * The machine refused (a full disk, a read-only or vanished filesystem): one line on stderr naming the path and
  * what was being written, exit status 1, no stack trace. Not the user's input and not a bug.

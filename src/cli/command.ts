@@ -13,6 +13,8 @@ export interface CommandSpec<O extends Record<string, Options>> {
   describe: string;
   positionals?: Record<string, PositionalOptions>;
   options: O;
+  /** Flags whose repeats add up (`--in a --in b`); every other repeated flag: the last one wins. */
+  repeatable?: (keyof O & string)[];
   examples?: [string, string][];
   /** Checks across options that yargs cannot express; throw InputError naming the option. */
   check?: (args: ArgumentsCamelCase<InferredOptionTypes<O>>) => void;

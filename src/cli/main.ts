@@ -13,13 +13,14 @@
  *   orchestrate view runs/p1                      the live page of a run, from its directory
  */
 import yargs, { type ArgumentsCamelCase, type Argv } from "yargs";
-import { EnvironmentError, InputError } from "../errors.js";
+import { EnvironmentError, EXIT_INPUT_ERROR, InputError } from "../errors.js";
 import { benchCommand } from "./bench.js";
 import { checkCommand } from "./check.js";
 import type { AnyCommandSpec } from "./command.js";
 import { exportCommand } from "./export.js";
 import { inspectCommand } from "./inspect.js";
 import { predictCommand } from "./predict.js";
+import { lastOccurrenceWins } from "./repeats.js";
 import { synthCommand } from "./synth.js";
 import { trainCommand } from "./train.js";
 import { viewCommand } from "./view.js";
@@ -54,6 +55,8 @@ function buildParser(argv: string[], onSelect: (parsed: ParsedCli) => void): Arg
     .help()
     .alias("help", "h")
     .version(false)
+    // repeats of an array-valued flag stay apart, so that the last one can win (cli/repeats.ts)
+    .parserConfiguration({ "flatten-duplicate-arrays": false })
     .fail((message, error) => {
       // yargs validation messages name the option at fault; keep them one line.
       throw error instanceof InputError || !error ? new InputError(message ?? String(error)) : error;
@@ -63,7 +66,9 @@ function buildParser(argv: string[], onSelect: (parsed: ParsedCli) => void): Arg
       [spec.command, ...(spec.aliases ?? [])],
       spec.describe,
       (y) => {
-        let b = y.options(spec.options);
+        let b = y.options(spec.options).middleware((args) => {
+          lastOccurrenceWins(args, spec.options, spec.repeatable);
+        }, true);
         for (const [key, positional] of Object.entries(spec.positionals ?? {})) b = b.positional(key, positional);
         for (const [example, what] of spec.examples ?? []) b = b.example(example, what);
         if (spec.check) {
@@ -103,7 +108,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof InputError) {
       process.stderr.write(`orchestrate: ${oneLine(error.message)}\n`);
-      return 2;
+      return EXIT_INPUT_ERROR;
     }
     if (error instanceof EnvironmentError) {
       process.stderr.write(`orchestrate: ${oneLine(error.message)}\n`);

@@ -23,6 +23,7 @@ export const predictCommand = defineCommand({
     threads: { type: "number", describe: "CPU threads for the engine (default: all cores)" },
     json: { type: "boolean", default: false, describe: "Print one JSON object per case on stdout" },
   },
+  repeatable: ["in"],
   examples: [
     ["orchestrate predict --model bundles/p1 --in case.nii.gz --out mask.nii.gz --png mask.png", "one 4D case"],
     ["orchestrate predict --model bundles/p1 --in t2.nii.gz --in adc.nii.gz --out mask.nii.gz", "one file per channel"],

@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { readRunKeys, requireKeysFor, runKeysFromEnv } from "../comm/security.js";
 import { cliPath } from "../coordinator/supervisor.js";
-import { inputError } from "../errors.js";
+import { EXIT_INPUT_ERROR, inputError } from "../errors.js";
 import { defineCommand } from "./command.js";
 
 const endpointPattern = /^tcp:\/\/[^:\s]+:\d+$/;
@@ -43,6 +43,7 @@ export const workerCommand = defineCommand({
         coordinator: args.coordinator,
         localIndex: args.localIndex,
         keys,
+        keyFile: args.keyFile ? `--key-file ${args.keyFile}` : undefined,
         bindHost: args.bind,
         threads,
         coordinatorTimeoutSeconds: args.coordinatorTimeout,
@@ -71,7 +72,8 @@ async function runAgent(argv: string[], maxRestarts: number): Promise<number> {
       });
     });
     if (code === 0 || code === 143) return code === 0 ? 0 : 1;
-    if (code === 2) return 2; // bad input (wrong keys): a fresh worker would fail the same way; it said why
+    // Bad input (a case, a key file) is met again by every fresh worker: say it once and stop.
+    if (code === EXIT_INPUT_ERROR) return EXIT_INPUT_ERROR;
     if (code === EXIT_COORDINATOR_GONE) {
       process.stderr.write("orchestrate worker: the coordinator is gone; leaving\n");
       return 1;

@@ -1,6 +1,7 @@
 import * as zmq from "zeromq";
 import type { z } from "zod";
 import { type CodecLimits, DEFAULT_LIMITS, decodeMessage, encodeMessage } from "./codec.js";
+import { printablePeerId, RefusalLog } from "./refusals.js";
 import { type RunKeys, requireKeysFor, secureClient, secureServer } from "./security.js";
 import { SerialSender } from "./serialSend.js";
 
@@ -23,8 +24,10 @@ export interface ControlOptions<S extends z.ZodType> {
   /** the vocabulary this end accepts */
   schema: S;
   limits?: Partial<CodecLimits>;
-  /** where refused messages are reported; default one line on stderr */
+  /** where refused messages are reported (a few per window, then a count); default one line on stderr */
   log?: (line: string) => void;
+  /** a send that cannot be queued within this time fails (a peer that is gone never blocks us); default 2000 */
+  sendTimeoutMs?: number;
 }
 
 export interface Incoming<M> {
@@ -40,7 +43,7 @@ abstract class ControlSocket<S extends z.ZodType> {
   protected readonly schema: S;
   protected readonly limits: CodecLimits;
   protected readonly sender: SerialSender;
-  private readonly log: (line: string) => void;
+  private readonly refusals: RefusalLog;
 
   protected constructor(
     protected readonly socket: zmq.Router | zmq.Dealer,
@@ -49,10 +52,11 @@ abstract class ControlSocket<S extends z.ZodType> {
     this.schema = options.schema;
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.sender = new SerialSender(socket);
-    this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
+    this.refusals = new RefusalLog(options.log ?? ((line) => process.stderr.write(`${line}\n`)));
   }
 
   close(): void {
+    this.refusals.flush();
     this.socket.close();
   }
 
@@ -66,23 +70,29 @@ abstract class ControlSocket<S extends z.ZodType> {
         if (this.socket.closed || (error as { code?: string }).code === "EBADF") return;
         throw error;
       }
-      const from = withSender ? (parts.shift() ?? Buffer.alloc(0)).toString("latin1") : "";
+      const id = withSender ? (parts.shift() ?? Buffer.alloc(0)) : null;
+      const from = id ? id.toString("latin1") : "";
       const decoded = decodeMessage(parts, this.schema, this.limits);
       if (decoded.ok) {
         yield { from, message: decoded.message, frames: decoded.frames };
       } else {
         this.rejected++;
-        this.log(`control: refused a message${withSender ? ` from ${JSON.stringify(from)}` : ""}: ${decoded.reason}`);
+        this.refusals.refused(id ? printablePeerId(id) : null, decoded.reason);
       }
     }
   }
 }
 
-function socketOptions(limits: Partial<CodecLimits> | undefined) {
-  // ZeroMQ drops the connection of a peer that sends a frame over this size before it reaches us, counting
-  // CURVE's 33-byte box around each frame. No frame of a valid message exceeds the limit less its msgpack
-  // header, so this holds today; the slack keeps the codec's limit (which logs) the one that refuses.
-  return { maxMessageSize: { ...DEFAULT_LIMITS, ...limits }.maxMessageBytes + (64 << 10), linger: 2000 };
+function socketOptions(options: ControlOptions<z.ZodType>) {
+  return {
+    // ZeroMQ drops the connection of a peer that sends a frame over this size before it reaches us, counting
+    // CURVE's 33-byte box around each frame. No frame of a valid message exceeds the limit less its msgpack
+    // header, so this holds today; the slack keeps the codec's limit (which logs) the one that refuses.
+    maxMessageSize: { ...DEFAULT_LIMITS, ...options.limits }.maxMessageBytes + (64 << 10),
+    linger: 2000,
+    // Without it a send to a peer that is gone (ROUTER, mandatory) or never came (DEALER) waits forever.
+    sendTimeout: options.sendTimeoutMs ?? 2000,
+  };
 }
 
 export class ControlServer<S extends z.ZodType, Send extends object = object> extends ControlSocket<S> {
@@ -101,7 +111,7 @@ export class ControlServer<S extends z.ZodType, Send extends object = object> ex
   ): Promise<ControlServer<S, Send>> {
     requireKeysFor([endpoint], options.keys, "control endpoint");
     // mandatory: a send to a worker that is gone fails instead of vanishing silently
-    const socket = new zmq.Router({ ...socketOptions(options.limits), mandatory: true });
+    const socket = new zmq.Router({ ...socketOptions(options), mandatory: true });
     secureServer(socket, options.keys);
     await socket.bind(endpoint.replace(/:0$/, ":*"));
     return new ControlServer<S, Send>(socket, socket.lastEndpoint ?? endpoint, options);
@@ -126,19 +136,20 @@ export class ControlClient<S extends z.ZodType, Send extends object = object> ex
     options: ControlOptions<S> & {
       routingId?: string;
       /**
-       * Called once when the CURVE handshake has failed HANDSHAKE_ATTEMPTS times in a row and never
-       * succeeded: these keys are not the server's (ZeroMQ would otherwise retry silently forever).
+       * Called once when the security handshake failed three times in a row without ever succeeding: the
+       * keys are not the server's (another run's key file), or one end speaks CURVE and the other not.
+       * ZeroMQ itself would retry silently forever.
        */
       onHandshakeFailure?: (reason: string) => void;
     },
   ): Promise<ControlClient<S, Send>> {
     requireKeysFor([endpoint], options.keys, "coordinator endpoint");
     const socket = new zmq.Dealer({
-      ...socketOptions(options.limits),
+      ...socketOptions(options),
       ...(options.routingId ? { routingId: options.routingId } : {}),
     });
     secureClient(socket, options.keys);
-    if (options.keys && options.onHandshakeFailure) void watchHandshake(socket, options.onHandshakeFailure);
+    if (options.onHandshakeFailure) watchHandshakes(socket, options.onHandshakeFailure);
     socket.connect(endpoint);
     return new ControlClient<S, Send>(socket, options);
   }
@@ -152,21 +163,22 @@ export class ControlClient<S extends z.ZodType, Send extends object = object> ex
   }
 }
 
-/** Consecutive failed handshakes (with no success before) that mean the keys are wrong, not a hiccup. */
-const HANDSHAKE_ATTEMPTS = 3;
-
-async function watchHandshake(socket: zmq.Dealer, onFailure: (reason: string) => void): Promise<void> {
-  let failures = 0;
-  try {
-    for await (const event of socket.events) {
-      if (event.type === "handshake") return; // authenticated: nothing more to watch
-      if (!event.type.startsWith("handshake:error")) continue;
-      if (++failures < HANDSHAKE_ATTEMPTS) continue;
-      const detail = "error" in event && event.error ? `: ${event.error.message}` : "";
-      onFailure(`${event.type}${detail}`);
-      return;
+/** Reports a handshake that keeps failing (see ControlClient.connect); silent once one has succeeded. */
+function watchHandshakes(socket: zmq.Dealer, onFailure: (reason: string) => void): void {
+  void (async () => {
+    let failures = 0;
+    try {
+      for await (const event of socket.events) {
+        if (event.type === "handshake") return;
+        if (!event.type.startsWith("handshake:error")) continue;
+        if (++failures < 3) continue;
+        const code =
+          "error" in event && event.error ? ` (${(event.error as { code?: string }).code ?? event.error.message})` : "";
+        onFailure(`the security handshake failed ${failures} times${code}: wrong keys for this coordinator`);
+        return;
+      }
+    } catch {
+      // the socket closed while we watched
     }
-  } catch {
-    // the socket closed meanwhile
-  }
+  })();
 }

@@ -43,10 +43,15 @@ export interface StreamRingOptions {
   generation?: number;
   /** where dropped frames are reported; default stderr */
   log?: (line: string) => void;
+  /** folder the ipc receiver's private directory is made in (the run's, removed by its coordinator); default the temp folder */
+  ipcParent?: string;
 }
 
 /** Room above a payload for what the socket layer adds before its size check (CURVE: about 40 bytes). */
 const FRAME_SLACK_BYTES = 64 << 10;
+
+/** Environment variable by which a coordinator hands its local workers the run's folder (ipcParent). */
+export const RING_DIR_ENV = "VOXRING_RING_DIR";
 
 export class RingError extends Error {
   override readonly name = "RingError";
@@ -116,7 +121,7 @@ export class StreamRing {
     secureServer(pull, options.keys);
     const useIpc = (options.transport ?? "auto") === "auto" && bind.startsWith("tcp://") && isLoopbackEndpoint(bind);
     // A 0700 directory of our own: no other user can connect to or replace the socket file.
-    const ipcDir = useIpc ? mkdtempSync(join(tmpdir(), "voxring-ring-")) : undefined;
+    const ipcDir = useIpc ? mkdtempSync(join(options.ipcParent ?? tmpdir(), "voxring-ring-")) : undefined;
     try {
       await pull.bind(ipcDir ? `ipc://${join(ipcDir, "recv")}` : bind.replace(/:0$/, ":*"));
     } catch (error) {

@@ -36,6 +36,11 @@ export type RunEvent =
       voxelsPerSecond: number;
       lossScale: number;
       skipped: boolean;
+      /**
+       * This step was logged before (a restart or a resume ran it again from a checkpoint): this line
+       * replaces the earlier one, whose loss belonged to weights that were thrown away.
+       */
+      redo?: true;
     }
   | {
       type: "validation";

@@ -5,6 +5,7 @@
  * sender's own is dropped and counted, never acted upon: a `failed` or `state` that a peer forges for
  * another rank must not end the run or become a checkpoint.
  */
+import { printablePeerId } from "../comm/refusals.js";
 import type { WorkerMessage } from "../protocol/messages.js";
 
 /** The session's record of a joined peer, as far as the guard needs it. */
@@ -29,7 +30,9 @@ export class PeerGuard {
     this.dropped++;
     if (this.dropped <= LOGGED_DROPS) {
       const more = this.dropped === LOGGED_DROPS ? " (further drops are counted only)" : "";
-      this.log(`control: dropped a ${message.type} message from ${JSON.stringify(from)}: ${problem}${more}`);
+      this.log(
+        `control: dropped a ${message.type} message from peer ${printablePeerId(Buffer.from(from, "latin1"))}: ${problem}${more}`,
+      );
     }
     return false;
   }
@@ -38,8 +41,8 @@ export class PeerGuard {
 export function refusal(peer: JoinedPeer | undefined, message: WorkerMessage): string | null {
   if (!peer) return message.type === "hello" ? null : "the sender never joined this generation";
   if (message.type === "hello") return "the sender already joined";
-  // -1 is a worker that has not received its assignment yet (a heartbeat, or a failure while loading).
-  if (message.rank !== -1 && message.rank !== peer.rank) {
+  // -1 (a heartbeat) or null (a failure) is a worker that has not received its assignment yet.
+  if (message.rank !== -1 && message.rank !== null && message.rank !== peer.rank) {
     return `it claims rank ${message.rank}, the sender joined as rank ${peer.rank}`;
   }
   return null;

@@ -5,12 +5,14 @@
  * one queue and is handled in order, so the state below is only ever touched by one piece of code.
  */
 
+import { EXIT_INPUT_ERROR } from "../errors.js";
 import type { CoordinatorLink, PeerId } from "../protocol/link.js";
 import type { CoordinatorMessage, RunSpec, StateHeader, WorkerMessage } from "../protocol/messages.js";
 import type { TrainConfig } from "../train/config.js";
 import { PeerGuard } from "./peerGuard.js";
 import { collectiveBoundSeconds, diagnoseStall, STALL_GATHER_MS, type StallReport, StepClock } from "./stallWatch.js";
 import type { WorkerExit, WorkerSpawnOptions } from "./supervisor.js";
+import { failureOf } from "./workerFailure.js";
 
 export type StepMessage = Extract<WorkerMessage, { type: "step" }>;
 
@@ -58,6 +60,8 @@ export type SessionOutcome =
   | { kind: "completed"; globalStep: number }
   | { kind: "stopped"; globalStep: number }
   | { kind: "failed"; reason: string }
+  /** A worker met bad input (a case changed after the check): a restart would meet it again. */
+  | { kind: "input"; reason: string }
   | { kind: "diverged"; reason: string };
 
 export class StopSignal {
@@ -140,6 +144,7 @@ export async function runSession(input: SessionInput): Promise<SessionOutcome> {
       if (e.kind === "exit") {
         if (input.stop.requested) throw new Failure({ kind: "stopped", globalStep: input.start.globalStep }, what);
         if (stalls.length > 0) continue; // a rank that reported a stall may leave; the reports say more
+        if (e.exit.code === EXIT_INPUT_ERROR) throw new Failure(await inputFailureOf(e.exit, queue, peers), what);
         const how = e.exit.signal ? `signal ${e.exit.signal}` : `status ${e.exit.code}`;
         throw new Failure(
           { kind: "failed", reason: `worker ${e.exit.index} (pid ${e.exit.pid}) exited with ${how}` },
@@ -148,6 +153,14 @@ export async function runSession(input: SessionInput): Promise<SessionOutcome> {
       }
       if (e.kind === "message") {
         const peer = peers.get(e.peer);
+        if (!peer && e.message.type === "heartbeat") {
+          // The worker's heartbeat thread has a socket of its own (CURVE-authenticated like every socket): it
+          // counts only for the joined rank whose process it names.
+          const { rank, pid } = e.message;
+          const owner = rank >= 0 ? byRank[rank] : undefined;
+          if (owner && owner.pid === pid) owner.lastSeen = Date.now();
+          continue;
+        }
         if (!guard.admit(peer, e.message, e.peer)) continue; // only joined peers, as themselves
         if (peer) peer.lastSeen = Date.now();
         if (!peer && e.message.type === "hello" && byRank.length > 0) {
@@ -156,14 +169,12 @@ export async function runSession(input: SessionInput): Promise<SessionOutcome> {
         }
         if (peer && peer.rank >= 0) hooks.onHeard?.(peer.rank);
         if (e.message.type === "failed" && e.message.stall) {
-          stalls.push({ rank: e.message.rank, ...e.message.stall });
+          stalls.push({ rank: peer?.rank ?? e.message.rank ?? -1, ...e.message.stall });
           gatherUntil ||= Date.now() + STALL_GATHER_MS;
           if (stalls.length === worldSize) throw stallFailure();
           continue;
         }
-        if (e.message.type === "failed") {
-          throw new Failure({ kind: "failed", reason: `rank ${e.message.rank} failed: ${e.message.message}` }, what);
-        }
+        if (e.message.type === "failed") throw new Failure(failureOf(e.message, peer), what);
         if (e.message.type === "heartbeat") continue;
       }
       if (e.kind === "tick") {
@@ -381,6 +392,19 @@ function checkConsistency(checksums: Map<number, Map<number, number>>, m: StepMe
       "checksum",
     );
   }
+}
+
+/**
+ * A worker that exited with the input-error status: its `failed` message (which may trail the exit by a
+ * moment) names the case; the wait is bounded (the ticker pushes an event every second).
+ */
+async function inputFailureOf(exit: WorkerExit, queue: EventQueue, peers: Map<PeerId, Peer>): Promise<SessionOutcome> {
+  const deadline = Date.now() + 2000;
+  while (Date.now() < deadline) {
+    const e = await queue.next();
+    if (e.kind === "message" && e.message.type === "failed") return failureOf(e.message, peers.get(e.peer));
+  }
+  return { kind: "input", reason: `worker ${exit.index} (pid ${exit.pid}) exited with status 2 (bad input)` };
 }
 
 function rankOrder(p: Peer): number {

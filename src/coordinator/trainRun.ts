@@ -13,7 +13,8 @@ import { join } from "node:path";
 import { writeFileAtomic } from "../atomicWrite.js";
 import { bytesOf, float32View } from "../comm/frames.js";
 import { generateRunKeys, isLoopbackEndpoint, type RunKeys, runKeysToEnv, writeRunKeys } from "../comm/security.js";
-import { EnvironmentError, inputError } from "../errors.js";
+import { RING_DIR_ENV } from "../comm/streamRing.js";
+import { EnvironmentError, InputError, inputError } from "../errors.js";
 import { joinFlat, paramLayout, splitFlat } from "../model/paramLayout.js";
 import { initBackend } from "../native/backend.js";
 import { type RunSpec, type StateHeader, type WorkerMessage, workerSettings } from "../protocol/messages.js";
@@ -27,8 +28,6 @@ import {
   writeCheckpointValidation,
 } from "../train/checkpoint.js";
 import type { TrainConfig } from "../train/config.js";
-import { writeCurvesPng } from "../viz/curves.js";
-import { writePreviewPng } from "../viz/preview.js";
 import { openCoordinatorLink } from "./controlLink.js";
 import { EventLog } from "./events.js";
 import { placeWorkers } from "./hardware.js";
@@ -39,11 +38,13 @@ import { prepareRunData } from "./runData.js";
 import { RunHistory } from "./runHistory.js";
 import { acquireRunLock, liveLockHolder, lockInUseError } from "./runLock.js";
 import { LiveWorkers } from "./runSnapshot.js";
+import { makeRunTemp } from "./runTemp.js";
 import { RunWatch } from "./runWatch.js";
 import { runSession, type SessionOutcome, StopSignal } from "./session.js";
 import { StepClock } from "./stallWatch.js";
 import { LocalWorkers } from "./supervisor.js";
-import { type ValidationResult, ValidationRunner, Validator } from "./validation.js";
+import { type ValidationResult, ValidationRunner } from "./validation.js";
+import { ValidationThread } from "./validationThread.js";
 
 export async function runTraining(config: TrainConfig, options: { resume: string | null }): Promise<number> {
   const started = Date.now();
@@ -63,7 +64,6 @@ export async function runTraining(config: TrainConfig, options: { resume: string
   log(`data: ${data.dir} (${data.trainCases.length} training, ${data.valCases.length} validation cases)`);
   mkdirSync(runDir, { recursive: true });
   const lock = acquireRunLock(runDir, log); // before the first byte written into the run directory
-  writeFileAtomic(join(runDir, "config.json"), `${JSON.stringify(config, null, 2)}\n`);
   const events = new EventLog(runDir);
 
   // ---- where to start: the last checkpoint of a resumed run, else fresh weights from the seed
@@ -73,12 +73,14 @@ export async function runTraining(config: TrainConfig, options: { resume: string
     log(`resuming ${runDir} at step ${checkpoint.globalStep} (epoch ${checkpoint.epoch + 1})`);
   }
   const history = RunHistory.fromEvents(events.read(), checkpoint?.globalStep ?? 0);
+  // Steps up to here are in events.jsonl already: logged again (after a restart or this resume), they say so.
+  let highestLoggedStep = events.read().reduce((h, e) => (e.type === "step" ? Math.max(h, e.step) : h), 0);
 
-  // ---- hardware and the coordinator's own backend (validation runs here)
+  // ---- hardware, and validation in a thread of its own (the coordinator's event loop never waits for it)
   const placement = placeWorkers(config);
   log(placement.summary);
-  await initBackend({ backend: "cpu", threads: 1 });
-  const validator = new Validator(
+  await initBackend({ backend: "cpu", threads: 1 }); // for the export at the end (--export)
+  const validator = await ValidationThread.start(
     {
       inChannels: data.inChannels,
       numClasses: data.numClasses,
@@ -111,12 +113,16 @@ export async function runTraining(config: TrainConfig, options: { resume: string
   // run, on loopback too: another user of this host must not join, forge or disturb it. Local workers get
   // the keys by environment; remote ones from RUN/run.keys (0600) or the same variables.
   const keys: RunKeys = generateRunKeys();
+  const link = await openCoordinatorLink({ bind: config.bind, port: config.port, keys });
+  log(`coordinator listening on ${link.endpoint}`);
+
+  // ---- the run directory is written only now: a start refused above (bad input, a port taken) leaves
+  // nothing in it but the lock, which goes with the process
+  writeFileAtomic(join(runDir, "config.json"), `${JSON.stringify(config, null, 2)}\n`);
   if (!isLoopbackEndpoint(`tcp://${config.bind}:1`) || config.remoteWorkers > 0) {
     writeRunKeys(join(runDir, "run.keys"), keys);
     log(`CURVE on: remote workers need ${join(runDir, "run.keys")} (--key-file) or VOXRING_CURVE_* variables`);
   }
-  const link = await openCoordinatorLink({ bind: config.bind, port: config.port, keys });
-  log(`coordinator listening on ${link.endpoint}`);
 
   // ---- stop on Ctrl-C / SIGTERM after the step in flight (with a checkpoint); twice: at once
   const stop = new StopSignal();
@@ -148,7 +154,8 @@ export async function runTraining(config: TrainConfig, options: { resume: string
   type ValidationJob = { step: number; epoch: number; path: string; params: Float32Array; stats: Float32Array };
   const validations = new ValidationRunner<ValidationJob>(
     async (job, signal) => {
-      const result = await validator.validate(job.params, job.stats, signal);
+      const preview = { path: join(runDir, "val_preview.png"), labelNames: data.labelNames };
+      const result = await validator.validate(job.params, job.stats, signal, preview);
       validationsRun.push(result);
       const isBest = history.addValidation(job.step, result);
       // --keep-last may have pruned this checkpoint meanwhile; then it cannot become the best one.
@@ -170,8 +177,7 @@ export async function runTraining(config: TrainConfig, options: { resume: string
         .join(", ");
       const best = isBest ? ", best so far" : "";
       log(`validation at step ${job.step}: mean Dice ${result.mean.toFixed(3)} (${detail})${best}`);
-      writeCurvesPng(join(runDir, "curves.png"), history.loss, history.diceSeries());
-      writePreviewPng(join(runDir, "val_preview.png"), result.preview, data.labelNames);
+      await validator.writeCurves(join(runDir, "curves.png"), history.loss, history.diceSeries());
     },
     (skipped) => log(`validation of step ${skipped.step} skipped: the previous one was still running`),
   );
@@ -228,6 +234,7 @@ export async function runTraining(config: TrainConfig, options: { resume: string
   };
 
   // ---- train; a failed worker restarts every worker from the last checkpoint, up to --max-restarts
+  const runTemp = makeRunTemp();
   let outcome: SessionOutcome;
   const stepClock = new StepClock(); // step times outlive a restart: the stall bound stays measured
   const lateHellos: { peer: string; message: WorkerMessage }[] = [];
@@ -238,7 +245,7 @@ export async function runTraining(config: TrainConfig, options: { resume: string
       run,
       link,
       workers,
-      workerEnv: (index) => ({ ...placement.env(index), ...runKeysToEnv(keys) }),
+      workerEnv: (index) => ({ ...placement.env(index), ...runKeysToEnv(keys), [RING_DIR_ENV]: runTemp.dir }),
       generation,
       start,
       stop,
@@ -275,6 +282,8 @@ export async function runTraining(config: TrainConfig, options: { resume: string
           if (m.rank !== 0) return;
           const worldVoxelsPerSecond = (m.voxels * (config.gpus + config.remoteWorkers)) / m.seconds;
           history.addStep(m.globalStep, m.meanLoss, worldVoxelsPerSecond);
+          const redo = m.globalStep <= highestLoggedStep;
+          highestLoggedStep = Math.max(highestLoggedStep, m.globalStep);
           events.write({
             type: "step",
             step: m.globalStep,
@@ -285,6 +294,7 @@ export async function runTraining(config: TrainConfig, options: { resume: string
             voxelsPerSecond: worldVoxelsPerSecond,
             lossScale: m.lossScale,
             skipped: m.skipped,
+            ...(redo ? { redo: true } : {}),
           });
           progress.step({
             epoch: m.epoch,
@@ -308,6 +318,7 @@ export async function runTraining(config: TrainConfig, options: { resume: string
     events.write({ type: "restart", count: restarts, reason: outcome.reason, fromStep: from });
     log(`${outcome.reason}: restarting all workers from step ${from} (restart ${restarts} of ${config.maxRestarts})`);
   }
+  runTemp.remove(); // every worker has exited (runSession's end): nobody uses the ring folders any more
   await validations.drain().catch((error) => {
     outcome = endOnEnvironmentError(error);
   });
@@ -316,7 +327,7 @@ export async function runTraining(config: TrainConfig, options: { resume: string
   process.off("SIGINT", onSignal);
   process.off("SIGTERM", onSignal);
   const status = outcome.kind === "completed" ? "completed" : outcome.kind === "stopped" ? "stopped" : "failed";
-  const reason = outcome.kind === "failed" || outcome.kind === "diverged" ? outcome.reason : undefined;
+  const reason = outcome.kind === "completed" || outcome.kind === "stopped" ? undefined : outcome.reason;
   if (status === "completed" && config.exportAtEnd) {
     const { exportAndPredict } = await import("./exportAtEnd.js");
     const exported = await exportAndPredict(runDir, data, log);
@@ -337,30 +348,33 @@ export async function runTraining(config: TrainConfig, options: { resume: string
     process.stderr.write(`orchestrate: the end event was not written: ${(error as Error).message}\n`);
   }
   const last = validationsRun.at(-1);
-  progress.table(`voxring run ${status}${reason ? `: ${reason}` : ""}`, [
-    ["run", runDir],
-    ["wall time", formatSeconds(seconds)],
-    ["steps", String(lastCheckpoint?.globalStep ?? 0)],
-    ["epochs", `${Math.min(config.epochs, (lastCheckpoint?.epoch ?? 0) + 1)} of ${config.epochs}`],
-    ["workers", `${config.gpus + config.remoteWorkers} (${placement.backend}, ${placement.threads} thread(s) each)`],
-    ["final loss", history.loss.at(-1)?.[1].toFixed(4) ?? "-"],
-    ["throughput", `${formatCount(history.meanVoxelsPerSecond())} voxels/s`],
-    [
-      "last Dice",
-      last
-        ? `${last.mean.toFixed(3)} (${Object.entries(last.dice)
-            .map(([k, d]) => `${k} ${d.toFixed(3)}`)
-            .join(", ")})`
-        : "-",
-    ],
-    ["best Dice", history.best === null ? "-" : history.best.toFixed(3)],
-    ["restarts", String(restarts)],
-  ]);
-  validator.dispose();
+  // Bad input met by a worker gets the one line of every input error (cli/main.ts), not a summary.
+  if (outcome.kind !== "input")
+    progress.table(`voxring run ${status}${reason ? `: ${reason}` : ""}`, [
+      ["run", runDir],
+      ["wall time", formatSeconds(seconds)],
+      ["steps", String(lastCheckpoint?.globalStep ?? 0)],
+      ["epochs", `${Math.min(config.epochs, (lastCheckpoint?.epoch ?? 0) + 1)} of ${config.epochs}`],
+      ["workers", `${config.gpus + config.remoteWorkers} (${placement.backend}, ${placement.threads} thread(s) each)`],
+      ["final loss", history.loss.at(-1)?.[1].toFixed(4) ?? "-"],
+      ["throughput", `${formatCount(history.meanVoxelsPerSecond())} voxels/s`],
+      [
+        "last Dice",
+        last
+          ? `${last.mean.toFixed(3)} (${Object.entries(last.dice)
+              .map(([k, d]) => `${k} ${d.toFixed(3)}`)
+              .join(", ")})`
+          : "-",
+      ],
+      ["best Dice", history.best === null ? "-" : history.best.toFixed(3)],
+      ["restarts", String(restarts)],
+    ]);
+  await validator.close();
   link.close();
   await server.close();
   lock.release();
   if (environment.failure) throw environment.failure;
+  if (outcome.kind === "input") throw new InputError(outcome.reason);
   if (outcome.kind === "diverged") log(`error: ${outcome.reason}`);
   return status === "failed" ? 1 : 0;
 }

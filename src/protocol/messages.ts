@@ -9,8 +9,8 @@
  *   worker → step {...}                                          every rank, every step (metrics, checksum)
  *   worker → state {...} + tensor frames                         rank 0, when the plan asked for a snapshot
  *   coord  → stop {}                                             finish the step in flight, snapshot, wait
- *   worker → failed {message, stall?}                            this rank cannot go on (stall: waited for whom, where)
  *   coord  → exit {}                                             leave
+ *   worker → failed {kind, message, stall?}                      an input error, a crash or a stall (whom it waited for, where)
  *   both   → heartbeat                                           liveness while a step computes
  *
  * A stop requested on any rank travels inside the gradient all-reduce (see train/trainStep.ts), so every rank
@@ -75,7 +75,11 @@ export type StateHeader = z.infer<typeof stateHeaderSchema>;
 export const workerMessageSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("hello"), host: z.string().max(256), pid: int, localIndex: int.min(-1) }),
   z.object({ type: z.literal("ready"), rank: count, ringEndpoint: z.string().max(512) }),
-  z.object({ type: z.literal("heartbeat"), rank: int.min(-1), step: count }),
+  /**
+   * From the worker's loop (with its step) or from its heartbeat thread (with its pid, on a socket of its
+   * own, so the coordinator matches it to the rank by rank and pid).
+   */
+  z.object({ type: z.literal("heartbeat"), rank: int.min(-1), step: count.optional(), pid: int.optional() }),
   z.object({
     type: z.literal("step"),
     rank: count,
@@ -96,9 +100,14 @@ export const workerMessageSchema = z.discriminatedUnion("type", [
   }),
   z.object({ type: z.literal("state"), rank: count, header: stateHeaderSchema, byteLengths }),
   z.object({ type: z.literal("stopped"), rank: count, globalStep: count }),
+  /**
+   * kind "input": a bad case or file found while training (an InputError; a restart would only meet it
+   * again); "crash": anything else. rank is null before one was assigned.
+   */
   z.object({
     type: z.literal("failed"),
-    rank: int.min(-1),
+    rank: count.nullable(),
+    kind: z.enum(["input", "crash"]),
     message: z.string().max(4000),
     /** the failure was a collective that made no progress (coordinator/stallWatch.ts) */
     stall: z

@@ -38,6 +38,10 @@ export interface WorkerOptions {
    * died leaves this rank waiting in the ring until its timeout): the process may leave at once.
    */
   onExitRequested?: (rejoin: boolean) => void;
+  /** Folder for the ring receiver's socket directory (the coordinator's run folder); default the temp folder */
+  ipcParent?: string;
+  /** Called with this worker's rank once the coordinator assigned it (failures then name it). */
+  onAssigned?: (rank: number) => void;
 }
 
 type Incoming = { message: CoordinatorMessage; frames: Buffer[] };
@@ -78,6 +82,7 @@ export async function runWorker(link: WorkerLink, options: WorkerOptions): Promi
   if (assign.message.type === "exit") return assign.message.rejoin ? "rejoin" : "done";
   if (assign.message.type !== "assign") throw new Error("unreachable");
   const { rank, worldSize, generation, run } = assign.message;
+  options.onAssigned?.(rank);
   const ctx = makeRunContext(rank, worldSize, generation);
   const heartbeat = setInterval(() => {
     void link.send({ type: "heartbeat", rank, step: session?.globalStep ?? 0 }).catch(() => {});
@@ -146,6 +151,7 @@ async function openSession(ctx: RunContext, run: RunSpec, options: WorkerOptions
           keys: options.keys,
           generation: ctx.generation,
           log: options.log,
+          ipcParent: options.ipcParent,
         });
   return { ctx, run, unet, trainer, data, ring, globalStep: 0 };
 }

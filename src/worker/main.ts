@@ -8,7 +8,10 @@
  * (whatever killed the coordinator), a remote one when the coordinator has been silent too long.
  */
 import type { RunKeys } from "../comm/security.js";
+import { RING_DIR_ENV } from "../comm/streamRing.js";
+import { EXIT_INPUT_ERROR, InputError } from "../errors.js";
 import { openWorkerLink } from "./controlLink.js";
+import { startHeartbeatThread } from "./heartbeatThread.js";
 import { runWorker, WorkerFailure } from "./loop.js";
 
 export interface WorkerProcessOptions {
@@ -16,6 +19,8 @@ export interface WorkerProcessOptions {
   /** Index among the coordinator's local workers; -1 for a worker from another host. */
   localIndex: number;
   keys?: RunKeys;
+  /** where the keys came from, for messages */
+  keyFile?: string;
   bindHost: string;
   threads?: number;
   /** A remote worker gives up when the coordinator is silent this long. */
@@ -37,18 +42,19 @@ export async function workerProcessMain(options: WorkerProcessOptions): Promise<
   const link = await openWorkerLink({
     endpoint: options.coordinator,
     keys: options.keys,
-    // ZeroMQ would retry a refused handshake forever: wrong keys are bad input, said at once (exit 2).
+    // A key file of another run: say so at once (ZeroMQ would retry in silence until the watch below gives up).
     onHandshakeFailure: (reason) => {
-      process.stderr.write(
-        `orchestrate: --key-file: the CURVE handshake with ${options.coordinator} failed (${reason}): not this run's keys\n`,
-      );
-      process.exit(2);
+      const keys = options.keyFile ?? "the VOXRING_CURVE_* keys";
+      process.stderr.write(`orchestrate worker: ${options.coordinator}: ${reason} (${keys})\n`);
+      process.exit(EXIT_INPUT_ERROR);
     },
   });
   const watch = watchCoordinator(link, options.coordinatorTimeoutSeconds, () => {
     log(`the coordinator has been silent for ${options.coordinatorTimeoutSeconds} s: leaving`);
     process.exit(EXIT_COORDINATOR_GONE);
   });
+  let rank: number | null = null;
+  let heartbeats: { stop(): Promise<void> } | undefined;
   try {
     const how = await runWorker(link, {
       localIndex: options.localIndex,
@@ -56,6 +62,17 @@ export async function workerProcessMain(options: WorkerProcessOptions): Promise<
       keys: options.keys,
       threads: options.threads,
       log,
+      ipcParent: process.env[RING_DIR_ENV] || undefined,
+      onAssigned: (assigned) => {
+        rank = assigned;
+        heartbeats ??= startHeartbeatThread({
+          endpoint: options.coordinator,
+          keys: options.keys,
+          rank: assigned,
+          pid: process.pid,
+          intervalMs: 250, // several a second: --heartbeat-seconds may be as short as 1
+        });
+      },
       // A restart must not wait for this rank's collective to time out (its neighbour may be gone).
       onExitRequested: (rejoin) => {
         if (rejoin) process.exit(EXIT_REJOIN);
@@ -63,21 +80,28 @@ export async function workerProcessMain(options: WorkerProcessOptions): Promise<
     });
     return how === "rejoin" ? EXIT_REJOIN : 0;
   } catch (error) {
+    // An input error (a case that changed after the check) is the user's to fix, not a crash to retry.
+    const kind = error instanceof InputError ? "input" : "crash";
     const message = error instanceof Error ? error.message : String(error);
     const failure = error instanceof WorkerFailure ? error : undefined;
-    log(`failed: ${message}`);
-    await link
+    const reported = await link
       .send({
         type: "failed",
-        rank: failure?.rank ?? -1,
+        rank: failure?.rank ?? rank,
+        kind,
         message: message.slice(0, 4000),
         ...(failure?.stall ? { stall: { ...failure.stall, where: failure.stall.where.slice(0, 500) } } : {}),
       })
-      .catch(() => {});
+      .then(() => true)
+      .catch(() => false);
+    // A local worker's input error is the coordinator's one line; said here too only when that did not work.
+    if (kind === "crash" || options.localIndex < 0 || !reported) log(`failed: ${message}`);
     if (process.env.VOXRING_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+    if (kind === "input") return EXIT_INPUT_ERROR;
     // A rank that waited for a stalled neighbour is sound: it takes part in the restart, not as a crash.
     return failure?.stall ? EXIT_REJOIN : 1;
   } finally {
+    await heartbeats?.stop();
     clearInterval(watch);
     link.close();
   }

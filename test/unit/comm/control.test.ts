@@ -158,7 +158,9 @@ describe("control channel", () => {
     const got = (await serverIn(5000)) as Incoming<ControlMessage>;
     expect(got.message).toEqual({ type: "heartbeat", rank: 3, step: 42 });
     expect(server.rejected).toBe(bad.length);
-    expect(lines).toHaveLength(bad.length);
+    // The first five in full, naming the sender by a printable id; the rest as one count.
+    expect(lines).toHaveLength(5);
+    for (const line of lines) expect(line).toMatch(/^control: refused a message from peer [0-9a-f]{2,16}(\.\.\.)?: /);
     expect(lines.join("\n")).toMatch(/launchMissiles/);
     expect(lines.join("\n")).toMatch(/not msgpack/);
 
@@ -175,6 +177,52 @@ describe("control channel", () => {
     expect(next.message).toEqual({ type: "heartbeat", rank: 4, step: 1 });
     expect(await serverIn(300)).toBe("timeout");
     expect(server.rejected).toBe(bad.length); // never reached our decoder
+    server.close();
+    expect(lines.slice(5)).toEqual([
+      `control: refused ${bad.length - 5} more message(s) from 1 peer(s) since the last report`,
+    ]);
+  });
+
+  it("50 connections sending garbage cost a handful of log lines, not one per message", async () => {
+    const lines: string[] = [];
+    const server = track(
+      await ControlServer.listen<typeof schema, ControlMessage>("tcp://127.0.0.1:0", {
+        schema,
+        log: (l) => lines.push(l),
+      }),
+    );
+    const serverIn = inbox(server);
+    const sent = 50 * 20;
+    for (let c = 0; c < 50; c++) {
+      const raw = track(new zmq.Dealer());
+      raw.connect(server.endpoint);
+      for (let m = 0; m < 20; m++)
+        await raw.send(Buffer.from(Array.from({ length: 12 }, () => (Math.random() * 256) | 0)));
+    }
+    const good = track(await ControlClient.connect<typeof schema, ControlMessage>(server.endpoint, { schema }));
+    await good.send({ type: "heartbeat", rank: 0, step: 1 });
+    expect(await serverIn(5000)).toMatchObject({ message: { type: "heartbeat" } });
+    // Connections are not ordered with each other: read on (bounded) until every garbage message was refused.
+    for (let i = 0; i < 50 && server.rejected < sent; i++) expect(await serverIn(100)).toBe("timeout");
+    expect(server.rejected).toBe(sent);
+    server.close();
+    expect(lines.length).toBeLessThanOrEqual(6);
+    expect(lines.at(-1)).toMatch(new RegExp(`refused ${sent - 5} more message\\(s\\) from 50 peer\\(s\\)`));
+    for (const line of lines) expect(line).toMatch(/^[ -~]+$/); // printable ASCII only
+  });
+
+  it("a send to a peer that is gone fails within the send timeout instead of waiting forever", async () => {
+    const server = track(
+      await ControlServer.listen<typeof schema, ControlMessage>("tcp://127.0.0.1:0", { schema, sendTimeoutMs: 300 }),
+    );
+    const outcome = await Promise.race([
+      server.send("no such peer", { type: "heartbeat", rank: 0, step: 0 }).then(
+        () => "sent",
+        (e: { code?: string }) => e.code,
+      ),
+      new Promise((resolve) => setTimeout(() => resolve("still waiting"), 5000)),
+    ]);
+    expect(outcome).toBe("EHOSTUNREACH");
   });
 
   it("with CURVE, lets a client holding the run key in and refuses peers without it", async () => {
@@ -230,6 +278,40 @@ describe("control channel", () => {
     const state = (await serverIn(10_000)) as Incoming<ControlMessage>;
     expect(state.message).toMatchObject({ type: "state", byteLengths: [weights.byteLength] });
     expect(state.frames[0].byteLength).toBe(weights.byteLength);
+  });
+
+  it("a client with another run's keys is told the handshake failed; one with the run's keys is not", async () => {
+    const keys = generateRunKeys();
+    const server = track(
+      await ControlServer.listen<typeof schema, ControlMessage>("tcp://127.0.0.1:0", { schema, keys, log: () => {} }),
+    );
+    const serverIn = inbox(server);
+    const failures: string[] = [];
+    let report: (reason: string) => void = () => {};
+    const reported = new Promise<string>((resolve) => {
+      report = resolve;
+    });
+    track(
+      await ControlClient.connect<typeof schema, ControlMessage>(server.endpoint, {
+        schema,
+        keys: generateRunKeys(),
+        onHandshakeFailure: report,
+      }),
+    );
+    const outcome = await Promise.race([reported, new Promise((r) => setTimeout(() => r("no report"), 10_000))]);
+    expect(outcome).toMatch(/security handshake failed 3 times .*wrong keys/);
+
+    const member = track(
+      await ControlClient.connect<typeof schema, ControlMessage>(server.endpoint, {
+        schema,
+        keys,
+        onHandshakeFailure: (reason) => failures.push(reason),
+      }),
+    );
+    await member.send({ type: "heartbeat", rank: 1, step: 1 });
+    expect(await serverIn(5000)).toMatchObject({ message: { type: "heartbeat", rank: 1 } });
+    expect(await serverIn(1000)).toBe("timeout");
+    expect(failures).toEqual([]);
   });
 
   it("refuses to listen beyond loopback without keys", async () => {

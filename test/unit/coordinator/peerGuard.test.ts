@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { PeerGuard, refusal } from "../../../src/coordinator/peerGuard.js";
 import type { WorkerMessage } from "../../../src/protocol/messages.js";
 
-const failed = (rank: number): WorkerMessage => ({ type: "failed", rank, message: "forged" });
+const failed = (rank: number): WorkerMessage => ({ type: "failed", rank, kind: "crash", message: "forged" });
 const hello: WorkerMessage = { type: "hello", host: "h", pid: 1, localIndex: 0 };
 const heartbeat = (rank: number): WorkerMessage => ({ type: "heartbeat", rank, step: 0 });
 

@@ -14,6 +14,8 @@ interface Behaviour {
   checksum?: (rank: number, step: number) => number;
   /** a rank that exits (as a process would) when it reaches this global step */
   exitAt?: { rank: number; step: number };
+  /** a rank that reports a failure at this step and exits, as worker/main.ts does (exit 2 for input) */
+  failAt?: { rank: number; step: number; kind: "input" | "crash"; exitFirst?: boolean };
   /** a rank that goes silent at this step */
   silentAt?: { rank: number; step: number };
   /** a stop signal requested when rank 0 reaches this step */
@@ -84,10 +86,20 @@ function simulate(behaviour: Behaviour = {}) {
               reply(peer, {
                 type: "failed",
                 rank,
+                kind: "crash",
                 message: "stalled",
                 stall: { waitingFor, seconds: 5, where, step },
               });
             }
+            return;
+          }
+          const fail = behaviour.failAt;
+          if (fail?.rank === rank && fail.step === step) {
+            const code = fail.kind === "input" ? 2 : 1;
+            const exit = () => exitHandler({ index: rank, pid: 4000 + rank, code, signal: null });
+            if (fail.exitFirst) setImmediate(exit);
+            reply(peer, { type: "failed", rank, kind: fail.kind, message: "labelsTr/c1.nii.gz: not a NIfTI file" });
+            if (!fail.exitFirst) setTimeout(exit, 5);
             return;
           }
           reply(peer, {
@@ -225,6 +237,32 @@ describe("runSession", () => {
     const { session } = input({}, sim);
     const outcome = await runSession(session);
     expect(outcome).toEqual({ kind: "failed", reason: "worker 1 (pid 4001) exited with signal SIGKILL" });
+    expect(sim.sent.at(-1)?.message).toEqual({ type: "exit", rejoin: true });
+  });
+
+  it.each([false, true])(
+    "an input error met by a worker ends the session as input, naming its real rank (exit first: %s)",
+    async (exitFirst) => {
+      const sim = simulate({ failAt: { rank: 1, step: 3, kind: "input", exitFirst } });
+      const { session } = input({}, sim);
+      const outcome = await runSession(session);
+      expect(outcome).toEqual({
+        kind: "input",
+        reason: "rank 1 (pid 4001 on h): labelsTr/c1.nii.gz: not a NIfTI file",
+      });
+      // no rejoin: the run ends, a remote agent starts no fresh worker
+      expect(sim.sent.at(-1)?.message).toEqual({ type: "exit", rejoin: false });
+    },
+  );
+
+  it("a crash reported by a worker is a failure to restart from, naming its real rank", async () => {
+    const sim = simulate({ failAt: { rank: 0, step: 2, kind: "crash" } });
+    const { session } = input({}, sim);
+    const outcome = await runSession(session);
+    expect(outcome).toEqual({
+      kind: "failed",
+      reason: "rank 0 (pid 4000 on h) failed: labelsTr/c1.nii.gz: not a NIfTI file",
+    });
     expect(sim.sent.at(-1)?.message).toEqual({ type: "exit", rejoin: true });
   });
 
