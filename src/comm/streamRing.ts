@@ -87,7 +87,8 @@ export class StreamRing implements RingStream {
     }
     const pull = new zmq.Pull({
       receiveHighWaterMark: 64,
-      maxMessageSize: Math.max(chunkBytes, HEADER_BYTES),
+      // CURVE counts its box overhead against this limit: exactly one chunk drops the connection on a full chunk.
+      maxMessageSize: chunkBytes + (1 << 16),
       receiveTimeout: options.timeoutMs ?? 300_000,
       linger: 0,
     });

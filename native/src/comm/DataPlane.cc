@@ -505,6 +505,8 @@ class DataPlane : public Napi::ObjectWrap<DataPlane> {
       }
     }
     p_->ctx = zmq_ctx_new();
+    // Two I/O threads: the receiver's and the sender's connections (and their CURVE boxes) on separate threads.
+    zmq_ctx_set(p_->ctx, ZMQ_IO_THREADS, 2);
     p_->pull = zmq_socket(p_->ctx, ZMQ_PULL);
     const int64_t maxBytes = static_cast<int64_t>(chunkBytes) + kMaxMessageSlack;
     const bool ok = SetInt(p_->pull, ZMQ_RCVHWM, 64) && SetInt(p_->pull, ZMQ_LINGER, 0) &&
