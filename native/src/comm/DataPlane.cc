@@ -470,6 +470,22 @@ void Settle(Napi::Env env, Napi::Function, Plane* plane, Job* job) {
   delete job;
 }
 
+// Fails what is under way or queued and lets the thread close the sockets and end.
+void Shutdown(Plane& p) {
+  std::lock_guard<std::mutex> lock(p.mu);
+  if (p.closing) return;
+  p.closing = true;
+  p.stop = true;
+  p.wake.notify_one();
+}
+
+void JoinAtExit(void* arg) {
+  auto* plane = static_cast<std::shared_ptr<Plane>*>(arg);
+  Shutdown(**plane);
+  if ((*plane)->thread.joinable()) (*plane)->thread.join();
+  delete plane;
+}
+
 bool SetInt(void* socket, int option, int value) { return zmq_setsockopt(socket, option, &value, sizeof value) == 0; }
 
 class DataPlane : public Napi::ObjectWrap<DataPlane> {
@@ -522,12 +538,13 @@ class DataPlane : public Napi::ObjectWrap<DataPlane> {
     p_->settler = Settler::New(env, "voxring ring", 0, 1, p_.get());
     p_->settler.Unref(env);
     p_->thread = std::thread(RingThread, p_);
+    // When the environment goes away (the process exits), the thread must be gone before exit() tears down
+    // what libzmq still uses: the hook closes the ring and joins the thread (bounded by the sender's linger).
+    // It owns a reference, so the plane outlives both the JavaScript object and the thread until then.
+    napi_add_env_cleanup_hook(env, JoinAtExit, new std::shared_ptr<Plane>(p_));
   }
 
-  ~DataPlane() override {
-    Shutdown();
-    if (p_->thread.joinable()) p_->thread.detach();  // it holds the plane and ends by itself
-  }
+  ~DataPlane() override { Shutdown(*p_); }
 
  private:
   // bind(endpoint) → the endpoint ZeroMQ bound (port chosen for tcp://…:*)
@@ -602,7 +619,7 @@ class DataPlane : public Napi::ObjectWrap<DataPlane> {
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
-    Shutdown();
+    Shutdown(*p_);
     return info.Env().Undefined();
   }
 
@@ -636,13 +653,6 @@ class DataPlane : public Napi::ObjectWrap<DataPlane> {
     return promise;
   }
 
-  void Shutdown() {
-    std::lock_guard<std::mutex> lock(p_->mu);
-    if (!p_->thread.joinable() || p_->closing) return;
-    p_->closing = true;
-    p_->stop = true;
-    p_->wake.notify_one();
-  }
 
   Napi::Value Throw(Napi::Env env, const std::string& message) {
     Napi::Error::New(env, message).ThrowAsJavaScriptException();
