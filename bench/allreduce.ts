@@ -1,5 +1,6 @@
 /**
- * `orchestrate bench allreduce --workers 4 --mb 64 --iterations 5 --json [--amp] [--transport auto|ipc|tcp] [--copy]`
+ * `orchestrate bench allreduce --workers 4 --mb 64 --iterations 5 --json [--amp] [--transport auto|ipc|tcp] [--copy]
+ *   [--data-plane auto|js]`
  *
  * Bus bandwidth of the ring all-reduce between real processes on this host, next to the point-to-point
  * throughput of the socket transport (one PUSH → PULL stream between two processes, same frame size)
@@ -7,7 +8,9 @@
  * default transport fp32 payloads go through shared memory (only barriers use the sockets), so the ratio
  * compares against what the sockets alone could stream. Each rank all-reduces the ring's own buffer
  * (RingAllReduce.buffer: its shared region), as the training worker does; --copy passes a plain array instead,
- * which costs a copy in and out. Beside them, shm_copy_GBps: one copy of the bytes out of a /dev/shm mapping,
+ * which costs a copy in and out. The stream ring's frames move through the comm addon's native data plane when
+ * it is built (data_plane: "native"); --data-plane js (or VOXRING_COMM_DATA_PLANE=js) keeps the JavaScript
+ * one, and VOXRING_COMM_NATIVE=0 plain JavaScript throughout. Beside them, shm_copy_GBps: one copy of the bytes out of a /dev/shm mapping,
  * the point-to-point move of the shared-memory path (a rank reading what another wrote), so that busbw can
  * also be read against memory rather than sockets. nccl-tests convention: algbw = bytes / time per
  * all-reduce, busbw = algbw · 2(n − 1)/n.
@@ -40,6 +43,8 @@ export interface AllReduceBenchResult {
   shm_copy_GBps: number | null;
   seconds_per_iter: number;
   transport: string;
+  /** who moved the stream ring's frames: "native" (comm addon thread) or "js" */
+  data_plane: string;
   wire: string;
   /** the ranks all-reduced a plain array (--copy) rather than the ring's own buffer */
   copy: boolean;
@@ -51,6 +56,7 @@ interface Job {
   amp: boolean;
   transport: Transport;
   copy: boolean;
+  dataPlane: "auto" | "js";
 }
 
 const CHILD_ENV = "VOXRING_BENCH_ALLREDUCE_CHILD";
@@ -59,7 +65,11 @@ const CHUNK_BYTES = 1 << 20;
 const MiB = 1 << 20;
 
 // Messages between the parent and its children (over the fork IPC channel).
-type ToParent = { endpoint: string } | { warm: true } | { seconds: number; check: number } | { error: string };
+type ToParent =
+  | { endpoint: string }
+  | { warm: true }
+  | { seconds: number; check: number; dataPlane?: string }
+  | { error: string };
 type ToChild =
   | {
       rank: number;
@@ -94,11 +104,16 @@ export async function run(args: BenchArgs): Promise<AllReduceBenchResult> {
     throw inputError("--transport", `expected auto, ipc or tcp, got ${String(transport)}`);
   const amp = args.amp === true;
   const copy = args.copy === true;
-  const job = { bytes, iterations, amp, transport, copy };
+  const dataPlane = (args.dataPlane ?? "auto") as Job["dataPlane"];
+  if (dataPlane !== "auto" && dataPlane !== "js")
+    throw inputError("--data-plane", `expected auto or js, got ${String(dataPlane)}`);
+  const job = { bytes, iterations, amp, transport, copy, dataPlane };
 
-  const ringSeconds = workers === 1 ? 0 : await timeRing(workers, job);
+  const ring = workers === 1 ? { seconds: 0, dataPlane: "none" } : await timeRing(workers, job);
+  const ringSeconds = ring.seconds;
   // fp16 halves the bytes on the wire: the point-to-point reference streams the same bytes per frame.
   const p2pSeconds = await timeP2p(job);
+  installNativeRingArithmetic(); // the shared-memory copy below maps through the comm addon
   const shmCopy = timeSharedCopy(job);
   const algbw = ringSeconds > 0 ? bytes / ringSeconds / 1e9 : Number.POSITIVE_INFINITY;
   const busbw = (algbw * 2 * (workers - 1)) / workers;
@@ -115,21 +130,23 @@ export async function run(args: BenchArgs): Promise<AllReduceBenchResult> {
     shm_copy_GBps: shmCopy === null ? null : round(bytes / shmCopy / 1e9),
     seconds_per_iter: round(ringSeconds, 5),
     transport: TRANSPORT_LABEL[transport],
+    data_plane: ring.dataPlane,
     // Through shared memory there is no wire: --amp rounds the float32 result to fp16 once.
     wire: amp ? (transport === "auto" ? "fp16 (result rounded)" : "fp16") : "fp32",
     copy,
   };
 }
 
-/** Seconds per all-reduce: the slowest rank's mean over the timed iterations. */
-async function timeRing(workers: number, job: Job): Promise<number> {
+/** Seconds per all-reduce (the slowest rank's mean over the timed iterations) and who moved the frames. */
+async function timeRing(workers: number, job: Job): Promise<{ seconds: number; dataPlane: string }> {
   const expected = (workers + 1) / 2;
   const results = await runChildren(workers, "ring", job);
   for (const r of results) {
     if (r.check !== expected)
       throw new Error(`bench allreduce: a rank ended with ${r.check}, expected the mean ${expected}`);
   }
-  return Math.max(...results.map((r) => r.seconds));
+  const planes = [...new Set(results.map((r) => r.dataPlane))].join("+");
+  return { seconds: Math.max(...results.map((r) => r.seconds)), dataPlane: planes };
 }
 
 /** Seconds to stream `bytes` from one process to another, mean over the timed rounds. */
@@ -161,7 +178,12 @@ async function runChildren(count: number, role: "ring" | "p2p", job: Job) {
     for (let i = 0; i < count; i++) {
       children.push(
         fork(self, [], {
-          env: { ...process.env, [CHILD_ENV]: role, [TRANSPORT_ENV]: job.transport },
+          env: {
+            ...process.env,
+            [CHILD_ENV]: role,
+            [TRANSPORT_ENV]: job.transport,
+            ...(job.dataPlane === "js" ? { VOXRING_COMM_DATA_PLANE: "js" } : {}),
+          },
           stdio: ["ignore", "inherit", "inherit", "ipc"],
         }),
       );
@@ -192,7 +214,7 @@ async function runChildren(count: number, role: "ring" | "p2p", job: Job) {
       };
       c.send(msg);
     });
-    return (await Promise.all(done)) as { seconds: number; check: number }[];
+    return (await Promise.all(done)) as { seconds: number; check: number; dataPlane?: string }[];
   } finally {
     for (const c of children) if (c.exitCode === null) c.kill();
   }
@@ -250,7 +272,7 @@ async function ringChild(send: (m: ToParent) => void): Promise<void> {
   // The mean of equal values is that value: anything else after the timed rounds is a broken all-reduce.
   const wrong = data.findIndex((v) => v !== check);
   if (wrong >= 0) throw new Error(`rank ${job.rank}: element ${wrong} is ${data[wrong]} after the timed rounds`);
-  send({ seconds, check });
+  send({ seconds, check, dataPlane: ring.dataPlane });
   ring.close();
 }
 

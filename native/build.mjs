@@ -1,6 +1,9 @@
-// Builds the oneDNN addon during `npm install` / `npm ci`.
-// Missing oneDNN headers are not an error: voxring then runs on plain tfjs kernels,
-// so an install on a machine without libdnnl-dev still succeeds (with one warning).
+// Builds the native addons during `npm install` / `npm ci` (both targets of binding.gyp):
+// - voxring_comm.node: the ring's arithmetic, shared memory and, with libzmq's headers (libzmq3-dev), the
+//   streamed ring's data plane. No oneDNN, OpenMP or malloc settings: every image builds and loads it.
+// - voxring_native.node: the oneDNN kernels, only where oneDNN's headers are (binding.gyp checks).
+// A failed or partial build is not an error: voxring then runs the missing parts in plain JavaScript / tfjs,
+// so an install on a machine without the libraries still succeeds (with one warning each).
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -8,17 +11,18 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const headerCandidates = ["/usr/include/dnnl.hpp", "/usr/include/oneapi/dnnl/dnnl.hpp", "/usr/local/include/dnnl.hpp"];
+const dnnlHeaders = ["/usr/include/dnnl.hpp", "/usr/include/oneapi/dnnl/dnnl.hpp", "/usr/local/include/dnnl.hpp"];
+const zmqHeaders = ["/usr/include/zmq.h", "/usr/local/include/zmq.h"];
 
-if (process.env.VOXRING_SKIP_NATIVE === "1") {
-  console.warn("voxring: VOXRING_SKIP_NATIVE=1, native oneDNN kernels not built; plain tfjs kernels will be used");
-  process.exit(0);
-}
-if (!headerCandidates.some((p) => existsSync(p))) {
+if (!dnnlHeaders.some((p) => existsSync(p))) {
   console.warn(
     "voxring: warning: oneDNN headers not found (apt-get install libdnnl-dev); native kernels not built, plain tfjs kernels will be used (much slower)",
   );
-  process.exit(0);
+}
+if (!zmqHeaders.some((p) => existsSync(p))) {
+  console.warn(
+    "voxring: warning: libzmq headers not found (apt-get install libzmq3-dev); the streamed ring runs its I/O in JavaScript",
+  );
 }
 const require = createRequire(import.meta.url);
 const nodeGyp = require.resolve("node-gyp/bin/node-gyp.js");
@@ -38,10 +42,13 @@ const result = spawnSync(command, commandArgs, {
 });
 if (result.status !== 0) {
   console.warn(
-    "voxring: warning: native build failed; plain tfjs kernels will be used (see the compiler output above)",
+    "voxring: warning: native build failed; plain JavaScript / tfjs will be used (see the compiler output above)",
   );
   process.exit(0);
 }
-if (!existsSync(join(here, "build", "Release", "voxring_native.node"))) {
-  console.warn("voxring: warning: native build produced no addon; plain tfjs kernels will be used");
+for (const [addon, what] of [
+  ["voxring_comm.node", "the ring's arithmetic runs in plain JavaScript"],
+  ["voxring_native.node", "plain tfjs kernels will be used"],
+]) {
+  if (!existsSync(join(here, "build", "Release", addon))) console.warn(`voxring: warning: no ${addon} built; ${what}`);
 }

@@ -29,8 +29,6 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterMul(env, exports);
   RegisterSum(env, exports);
   RegisterMallocPolicy(env, exports);
-  RegisterFp16(env, exports);
-  RegisterSharedMemory(env, exports);
   return exports;
 }
 

@@ -32,7 +32,5 @@ void RegisterAdd(Napi::Env env, Napi::Object exports);
 void RegisterMul(Napi::Env env, Napi::Object exports);
 void RegisterSum(Napi::Env env, Napi::Object exports);
 void RegisterMallocPolicy(Napi::Env env, Napi::Object exports);
-void RegisterFp16(Napi::Env env, Napi::Object exports);
-void RegisterSharedMemory(Napi::Env env, Napi::Object exports);
 
 }  // namespace voxring

@@ -31,6 +31,11 @@ export const benchCommand = defineCommand({
       default: "auto" as const,
       describe: "allreduce: auto (shared memory + Unix sockets on one host), ipc (sockets only) or loopback tcp",
     },
+    "data-plane": {
+      choices: ["auto", "js"] as const,
+      default: "auto" as const,
+      describe: "allreduce: who moves the stream ring's frames: auto (native when the comm addon has it) or js",
+    },
     copy: {
       type: "boolean",
       default: false,
@@ -51,6 +56,7 @@ export const benchCommand = defineCommand({
   examples: [
     ["orchestrate bench step --json --batch 2 --patch 96 96 32 --threads 2", "the bench U-Net's training step"],
     ["orchestrate bench allreduce --workers 4 --mb 64 --json", "busbw of the ZeroMQ ring"],
+    ["orchestrate bench allreduce --transport tcp --data-plane js --json", "the JavaScript data plane, for comparison"],
     ["orchestrate bench data --data Task05_Prostate --json", "cases per second, load + resample + z-score"],
     ["orchestrate bench scaling --hosts 4 --rate 1gbit --steps 8 --anchor --json", "voxring vs DDP across hosts"],
   ],

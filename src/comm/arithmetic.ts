@@ -21,6 +21,44 @@ export interface RingArithmetic {
   f32SumToAll?(segments: Float32Array[], divisor: number, toHalf: boolean): void;
   /** maps a /dev/shm file MAP_SHARED: created (0600, exclusive) with `create`, else it must exist with that size */
   shmMap?(path: string, bytes: number, create: boolean): ArrayBuffer;
+  /** the streamed ring's native data plane (nativeStreamRing.ts): its socket I/O and reduction on a thread */
+  DataPlane?: new (
+    options: DataPlaneOptions,
+  ) => DataPlane;
+}
+
+export interface DataPlaneOptions {
+  /** largest payload frame; all ranks must agree */
+  chunkBytes: number;
+  /** ring generation written into every frame; frames of other generations are dropped */
+  generation: number;
+  /** the run's CURVE keys (Z85): the receiver is a CURVE server holding the secret, the sender its client */
+  publicKey?: string;
+  secretKey?: string;
+}
+
+/** What a collective of the data plane reports once it is done. */
+export interface DataPlaneResult {
+  bytesSent: number;
+  bytesReceived: number;
+  /** lines for the ring's log (frames of another generation dropped) */
+  log: string[];
+}
+
+/**
+ * The streamed ring of one rank in native code (native/src/comm/DataPlane.cc): same frames, checks and
+ * reduction order as streamRing.ts. Collectives run one at a time on the data plane's own thread, in call
+ * order; the caller must leave `data` alone until the promise settles.
+ */
+export interface DataPlane {
+  /** binds the receiver; returns the endpoint ZeroMQ bound */
+  bind(endpoint: string): string;
+  /** connects the sender to the next rank */
+  connect(next: string, rank: number, worldSize: number): void;
+  allReduce(data: Float32Array, average: boolean, fp16: boolean, timeoutMs: number): Promise<DataPlaneResult>;
+  broadcast(data: Float32Array, root: number, timeoutMs: number): Promise<DataPlaneResult>;
+  /** fails what is under way or queued, closes the sockets (frames already sent still reach the next rank) */
+  close(): void;
 }
 
 let installed: RingArithmetic | null = null;

@@ -1,6 +1,7 @@
+import { NativeStreamRing } from "./nativeStreamRing.js";
 import { SharedMemoryAllReduce } from "./sharedMemoryAllReduce.js";
 import { RingError, RingStallError, StreamRing, type StreamRingOptions } from "./streamRing.js";
-import type { AllReduceTransport } from "./transport.js";
+import type { AllReduceTransport, RingStream } from "./transport.js";
 
 /**
  * The collectives of one rank, framework-free: Float32Arrays in, reduced in place.
@@ -12,7 +13,10 @@ import type { AllReduceTransport } from "./transport.js";
  *   ring.close();
  *
  * An all-reduce goes to the first enabled transport of an ordered list: shared memory when every rank is on
- * this host (sharedMemoryAllReduce.ts), else the chunked stream ring over ZeroMQ (streamRing.ts). Collectives
+ * this host (sharedMemoryAllReduce.ts), else the chunked stream ring over ZeroMQ. The stream ring's data plane
+ * is native (nativeStreamRing.ts: socket I/O and reduction on a thread of the comm addon) when the installed
+ * kernels carry it, else JavaScript (streamRing.ts); both put the same frames on the wire and reduce in the
+ * same order, so ranks need not agree on it and get bitwise the same results either way. Collectives
  * run one at a time in call order, so a caller that starts the next one before awaiting the last gets the
  * same numbering on every rank instead of interleaved frames.
  */
@@ -22,6 +26,11 @@ export interface RingOpenOptions extends StreamRingOptions {
    * shared memory and the sockets carry only barriers. All ranks must agree.
    */
   sharedMemory?: boolean;
+  /**
+   * Default true: the stream ring's native data plane when it is installed (arithmetic.ts); false keeps the
+   * JavaScript one. Ranks may differ here: the frames are the same.
+   */
+  nativeDataPlane?: boolean;
 }
 
 export interface RingJoin {
@@ -50,12 +59,12 @@ export class RingAllReduce {
   private pending: Promise<unknown> = Promise.resolve();
 
   private constructor(
-    private readonly stream: StreamRing,
+    private readonly stream: RingStream,
     sharedMemory: boolean,
   ) {
     this.shared = sharedMemory ? new SharedMemoryAllReduce(stream) : undefined;
     const streamed: AllReduceTransport = {
-      name: "stream",
+      name: `stream (${stream.dataPlane})`,
       enabled: () => true,
       allReduce: (data, average, fp16) => stream.allReduce(data, average, fp16),
     };
@@ -69,7 +78,14 @@ export class RingAllReduce {
 
   /** Binds this rank's receiver; hand `endpoint` to the other ranks, then `join`. */
   static async open(options: RingOpenOptions = {}): Promise<RingAllReduce> {
-    return new RingAllReduce(await StreamRing.open(options), options.sharedMemory !== false);
+    const native = options.nativeDataPlane !== false && NativeStreamRing.available();
+    const stream = native ? await NativeStreamRing.open(options) : await StreamRing.open(options);
+    return new RingAllReduce(stream, options.sharedMemory !== false);
+  }
+
+  /** Who moves the stream ring's frames: "native" (the comm addon's thread) or "js". */
+  get dataPlane(): "js" | "native" {
+    return this.stream.dataPlane;
   }
 
   /** the endpoint other ranks dial to reach this rank's receiver */

@@ -6,8 +6,8 @@ import {
   type SharedRegions,
   sharedMemoryAddon,
 } from "./sharedRegions.js";
-import { RingError, type StreamRing } from "./streamRing.js";
-import type { AllReduceTransport } from "./transport.js";
+import { RingError } from "./streamRing.js";
+import type { AllReduceTransport, RingStream } from "./transport.js";
 
 /** Below this an all-reduce is latency-bound: two barriers would cost more than streaming the data. */
 const SHARED_MIN_ELEMENTS = 1 << 16;
@@ -29,7 +29,7 @@ export class SharedMemoryAllReduce implements AllReduceTransport {
   private wanted = 0;
   private ops = 0;
 
-  constructor(private readonly stream: StreamRing) {}
+  constructor(private readonly stream: RingStream) {}
 
   /** Whether large fp32 all-reduces go through shared memory; undefined before the first one. */
   get inUse(): boolean | undefined {

@@ -1,14 +1,13 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import * as zmq from "zeromq";
 import { addEncodeHalf, decodeHalf, encodeHalf, finishHalf } from "./fp16.js";
 import { bytesOf, float32View, uint16View } from "./frames.js";
+import { advertisedEndpoint, receiverAddress, removeReceiverDir } from "./receiver.js";
 import { addInto, addScaleBoth } from "./reduce.js";
 import { decodeHeader, encodeHeader, type FrameHeader, FrameKind, HEADER_BYTES, WireType } from "./ringFrame.js";
 import { chunkRange, framesToReceive, type RingPlan, receiveSegment, ringPlan } from "./ringPlan.js";
-import { isLoopbackEndpoint, type RunKeys, requireKeysFor, secureClient, secureServer } from "./security.js";
+import { type RunKeys, requireKeysFor, secureClient, secureServer } from "./security.js";
 import { SerialSender } from "./serialSend.js";
+import type { RingStream } from "./transport.js";
 
 /**
  * The streamed ring: each rank receives on one PULL socket (bound) and sends on one PUSH socket connected to
@@ -68,9 +67,10 @@ export class RingStallError extends RingError {
   }
 }
 
-export class StreamRing {
+export class StreamRing implements RingStream {
   rank = 0;
   worldSize = 1;
+  readonly dataPlane = "js";
   /** bytes of payload sent and received since open, for the allreduce_bytes metric */
   /** droppedFrames: frames that were not a ring frame at all (wrong frame count, no header), dropped. */
   readonly stats = { bytesSent: 0, bytesReceived: 0, droppedFrames: 0 };
@@ -119,19 +119,15 @@ export class StreamRing {
       linger: 0,
     });
     secureServer(pull, options.keys);
-    const useIpc = (options.transport ?? "auto") === "auto" && bind.startsWith("tcp://") && isLoopbackEndpoint(bind);
-    // A 0700 directory of our own: no other user can connect to or replace the socket file.
-    const ipcDir = useIpc ? mkdtempSync(join(options.ipcParent ?? tmpdir(), "voxring-ring-")) : undefined;
+    const { address, ipcDir } = receiverAddress(bind, options.transport, options.ipcParent);
     try {
-      await pull.bind(ipcDir ? `ipc://${join(ipcDir, "recv")}` : bind.replace(/:0$/, ":*"));
+      await pull.bind(address);
     } catch (error) {
       pull.close();
-      if (ipcDir) rmSync(ipcDir, { recursive: true, force: true });
+      removeReceiverDir(ipcDir);
       throw error;
     }
-    let endpoint = pull.lastEndpoint ?? bind;
-    if (options.advertiseHost) endpoint = endpoint.replace(/^tcp:\/\/.*:(\d+)$/, `tcp://${options.advertiseHost}:$1`);
-    return new StreamRing(pull, endpoint, options, ipcDir);
+    return new StreamRing(pull, advertisedEndpoint(pull.lastEndpoint ?? bind, options.advertiseHost), options, ipcDir);
   }
 
   /** The progress timeout of the collectives from now on (see StreamRingOptions.timeoutMs). */
@@ -243,7 +239,7 @@ export class StreamRing {
     this.push?.close();
     this.pull?.close();
     this.push = undefined;
-    if (this.ipcDir) rmSync(this.ipcDir, { recursive: true, force: true });
+    removeReceiverDir(this.ipcDir);
   }
 
   /**

@@ -10,3 +10,27 @@ export interface AllReduceTransport {
   /** Sums (or averages) `data` across all ranks, in place. */
   allReduce(data: Float32Array, average: boolean, fp16: boolean): Promise<void>;
 }
+
+/**
+ * The streamed ring of one rank, in JavaScript (streamRing.ts) or native code (nativeStreamRing.ts): the
+ * same frames on the wire, so ranks of either kind form one ring. RingAllReduce runs its collectives on it
+ * one at a time; the shared-memory transport uses it for its barriers.
+ */
+export interface RingStream {
+  readonly rank: number;
+  readonly worldSize: number;
+  /** the endpoint other ranks dial to reach this rank's receiver */
+  readonly endpoint: string;
+  /** "js" or "native": who moves the frames */
+  readonly dataPlane: "js" | "native";
+  /** bytes of payload sent and received since open (the allreduce_bytes metric), foreign frames dropped */
+  readonly stats: { bytesSent: number; bytesReceived: number; droppedFrames: number };
+  join(rank: number, worldSize: number, next: string | undefined): Promise<void>;
+  allReduce(data: Float32Array, average: boolean, fp16: boolean): Promise<void>;
+  broadcast(data: Float32Array, root: number): Promise<void>;
+  /** a collective that receives nothing for this long fails with a RingStallError */
+  setProgressTimeout(ms: number): void;
+  /** marks the ring unusable and returns the error every later collective throws */
+  fail(error: unknown): Error;
+  close(): void;
+}

@@ -5,7 +5,8 @@ import { fileURLToPath } from "node:url";
 
 /**
  * The oneDNN addon built from native/ during `npm install`. Every function takes Float32Arrays that it
- * reads and writes in place; shapes are plain integer arrays. Kernel files add their own entries here.
+ * reads and writes in place; shapes are plain integer arrays. Kernel files add their own entries here. The
+ * ring's arithmetic lives in the comm addon (commAddon.ts), which has none of this addon's side effects.
  */
 export interface NativeAddon {
   dnnlVersion: string;
@@ -100,37 +101,19 @@ export interface NativeAddon {
   addN(inputs: Float32Array[], out: Float32Array): void;
   /** x as [outer, reduced, inner] summed over the middle axis into out [outer, inner]. */
   sum(x: Float32Array, out: Float32Array, dims: [number, number, number]): void;
-  /**
-   * The ring all-reduce's wire arithmetic (native/src/Fp16.cc, used by src/comm): halves and floats of equal
-   * length, binary16 rounded to nearest even. Encode: h = half(f). Decode: f = float(h). AddInto: f += float(h).
-   * AddEncode: f += float(h), then h = half(f). Finish: h = half((f + float(h)) / divisor), f = float(h).
-   */
-  f16Encode?(h: Uint16Array, f: Float32Array): void;
-  f16Decode?(h: Uint16Array, f: Float32Array): void;
-  f16AddInto?(h: Uint16Array, f: Float32Array): void;
-  f16AddEncode?(h: Uint16Array, f: Float32Array): void;
-  f16Finish?(h: Uint16Array, f: Float32Array, divisor: number): void;
-  /** dst = src = (dst + src) / divisor */
-  f32Finish?(src: Float32Array, dst: Float32Array, divisor: number): void;
-  /** v = (segments[0] + … + segments[k−1]) / divisor (rounded through fp16 when toHalf), written into every segment */
-  f32SumToAll?(segments: Float32Array[], divisor: number, toHalf: boolean): void;
-  /** true when the f16 functions run on F16C instructions rather than scalar code */
-  hasF16c?: boolean;
-  /**
-   * Maps a /dev/shm file MAP_SHARED (native/src/SharedMemory.cc): `create` makes it (0600, must not exist yet)
-   * with `bytes` bytes, otherwise it must exist with exactly that size. Unmapped when the buffer is collected.
-   */
-  shmMap?(path: string, bytes: number, create: boolean): ArrayBuffer;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
 let cached: NativeAddon | null | undefined;
 
-/** Walks up from this file to the package root (works from src/ under vitest and from dist/). */
-function addonPath(): string | null {
+/**
+ * Where native/build put `file`: walks up from this file to the package root (works from src/ under vitest
+ * and from dist/).
+ */
+export function addonPath(file: string): string | null {
   let dir = here;
   for (let i = 0; i < 6; i++) {
-    const candidate = join(dir, "native", "build", "Release", "voxring_native.node");
+    const candidate = join(dir, "native", "build", "Release", file);
     if (existsSync(candidate)) return candidate;
     dir = dirname(dir);
   }
@@ -145,7 +128,7 @@ export function loadNative(): NativeAddon | null {
   if (cached !== undefined) return cached;
   cached = null;
   if (process.env.VOXRING_NATIVE === "0") return cached;
-  const path = addonPath();
+  const path = addonPath("voxring_native.node");
   if (!path) {
     process.emitWarning(
       "voxring: native oneDNN addon not built (apt-get install libdnnl-dev; npm rebuild); using plain tfjs kernels",

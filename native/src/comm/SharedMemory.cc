@@ -9,9 +9,9 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
-#include "common.h"
+#include "comm.h"
 
-namespace voxring {
+namespace voxring::comm {
 
 namespace {
 
@@ -66,4 +66,4 @@ void RegisterSharedMemory(Napi::Env env, Napi::Object exports) {
   exports.Set("shmMap", Napi::Function::New(env, ShmMap, "shmMap"));
 }
 
-}  // namespace voxring
+}  // namespace voxring::comm

@@ -10,9 +10,9 @@
 #include <cstdint>
 #include <cstring>
 #include <vector>
-#include "common.h"
+#include "comm.h"
 
-namespace voxring {
+namespace voxring::comm {
 
 namespace {
 
@@ -53,13 +53,7 @@ float FloatFromHalf(uint16_t h) {
   return out;
 }
 
-bool HasF16c() {
-  static const bool has = __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c");
-  return has;
-}
-
-// The four operations, each over [0, n): the SIMD bodies take 8 lanes at a time and leave the tail to scalar code.
-enum class Op { kEncode, kDecode, kAddInto, kAddEncode, kFinishHalf };
+using Op = HalfOp;
 
 __attribute__((target("avx,f16c"))) int64_t HalfSimd(Op op, uint16_t* h, float* f, int64_t n, float divisor) {
   const __m256 d = _mm256_set1_ps(divisor);
@@ -118,14 +112,8 @@ void HalfScalar(Op op, uint16_t* h, float* f, int64_t from, int64_t n, float div
   }
 }
 
-// One operation over [0, n): SIMD where the CPU has F16C, scalar code for the rest.
-void HalfRun(Op op, uint16_t* h, float* f, int64_t n, float divisor) {
-  const int64_t done = HasF16c() ? HalfSimd(op, h, f, n, divisor) : 0;
-  HalfScalar(op, h, f, done, n, divisor);
-}
-
 // (halves: Uint16Array, floats: Float32Array[, divisor]) of equal lengths.
-Napi::Value HalfOp(const Napi::CallbackInfo& info, Op op, const char* usage) {
+Napi::Value HalfKernel(const Napi::CallbackInfo& info, Op op, const char* usage) {
   Napi::Env env = info.Env();
   const bool wantsDivisor = op == Op::kFinishHalf;
   if (info.Length() != (wantsDivisor ? 3u : 2u) || !info[0].IsTypedArray() ||
@@ -219,12 +207,54 @@ Napi::Value F32SumToAll(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// add(a, b, out): out = a + b, equal lengths: the fp32 ring's reduce step (src/comm/reduce.ts).
+Napi::Value Add(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 3 || !CheckFloat32(env, info[0], "a", -1)) {
+    if (!env.IsExceptionPending()) Napi::TypeError::New(env, "add(a, b, out)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const int64_t n = static_cast<int64_t>(info[0].As<Napi::Float32Array>().ElementLength());
+  if (!CheckFloat32(env, info[1], "b", n) || !CheckFloat32(env, info[2], "out", n)) return env.Undefined();
+  const float* a = F32(info[0]);
+  const float* b = F32(info[1]);
+  float* out = F32(info[2]);
+  for (int64_t i = 0; i < n; i++) out[i] = a[i] + b[i];  // GCC vectorises this at -O3
+  return env.Undefined();
+}
+
 }  // namespace
+
+bool HasF16c() {
+  static const bool has = __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c");
+  return has;
+}
+
+// One operation over [0, n): SIMD where the CPU has F16C, scalar code for the rest.
+void HalfRun(HalfOp op, uint16_t* h, float* f, int64_t n, float divisor) {
+  const int64_t done = HasF16c() ? HalfSimd(op, h, f, n, divisor) : 0;
+  HalfScalar(op, h, f, done, n, divisor);
+}
+
+bool CheckFloat32(const Napi::Env& env, const Napi::Value& v, const char* name, int64_t expected) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    Napi::TypeError::New(env, std::string(name) + " must be a Float32Array").ThrowAsJavaScriptException();
+    return false;
+  }
+  const int64_t length = static_cast<int64_t>(v.As<Napi::Float32Array>().ElementLength());
+  if (expected >= 0 && length != expected) {
+    Napi::TypeError::New(env, std::string(name) + " has " + std::to_string(length) + " elements, expected " +
+                                  std::to_string(expected))
+        .ThrowAsJavaScriptException();
+    return false;
+  }
+  return true;
+}
 
 void RegisterFp16(Napi::Env env, Napi::Object exports) {
   const auto bind = [&](const char* name, Op op) {
     exports.Set(name, Napi::Function::New(
-                          env, [op, name](const Napi::CallbackInfo& info) { return HalfOp(info, op, name); }, name));
+                          env, [op, name](const Napi::CallbackInfo& info) { return HalfKernel(info, op, name); }, name));
   };
   bind("f16Encode", Op::kEncode);
   bind("f16Decode", Op::kDecode);
@@ -233,7 +263,8 @@ void RegisterFp16(Napi::Env env, Napi::Object exports) {
   bind("f16Finish", Op::kFinishHalf);
   exports.Set("f32Finish", Napi::Function::New(env, F32Finish, "f32Finish"));
   exports.Set("f32SumToAll", Napi::Function::New(env, F32SumToAll, "f32SumToAll"));
+  exports.Set("add", Napi::Function::New(env, Add, "add"));
   exports.Set("hasF16c", Napi::Boolean::New(env, HasF16c()));
 }
 
-}  // namespace voxring
+}  // namespace voxring::comm

@@ -1,0 +1,23 @@
+// The comm addon (voxring_comm.node): what src/comm needs from native code and nothing else. No oneDNN, no
+// OpenMP, no malloc policy: loading it changes nothing about the process, so the GPU image loads it too.
+#pragma once
+#include <napi.h>
+#include <cstdint>
+
+namespace voxring::comm {
+
+// The binary16 operations of Fp16.cc over [0, n), shared by the JS-facing kernels and the data plane.
+enum class HalfOp { kEncode, kDecode, kAddInto, kAddEncode, kFinishHalf };
+void HalfRun(HalfOp op, uint16_t* h, float* f, int64_t n, float divisor);
+bool HasF16c();
+
+// Checks that v is a Float32Array with exactly `expected` elements (when expected >= 0), else throws a JS error.
+bool CheckFloat32(const Napi::Env& env, const Napi::Value& v, const char* name, int64_t expected);
+inline float* F32(const Napi::Value& v) { return v.As<Napi::Float32Array>().Data(); }
+
+// One registration per file (explicit list in CommAddon.cc).
+void RegisterFp16(Napi::Env env, Napi::Object exports);
+void RegisterSharedMemory(Napi::Env env, Napi::Object exports);
+void RegisterDataPlane(Napi::Env env, Napi::Object exports);
+
+}  // namespace voxring::comm

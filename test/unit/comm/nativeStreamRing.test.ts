@@ -1,0 +1,184 @@
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import * as zmq from "zeromq";
+import { roundToHalf } from "../../../src/comm/fp16.js";
+import { NativeStreamRing } from "../../../src/comm/nativeStreamRing.js";
+import { RingAllReduce, type RingOpenOptions } from "../../../src/comm/ring.js";
+import { encodeHeader, FrameKind, WireType } from "../../../src/comm/ringFrame.js";
+import { generateRunKeys, type RunKeys } from "../../../src/comm/security.js";
+import { installNativeRingArithmetic } from "../../../src/native/ringArithmetic.js";
+import { Rng } from "../../../src/random.js";
+import { closeAll } from "./ringHelpers.js";
+
+/**
+ * The native data plane (native/src/comm/DataPlane.cc) in one process: rings of native ranks, of JavaScript
+ * ranks, and of both mixed (same frames on the wire), over loopback TCP with CURVE. The separate-process
+ * runs are test/e2e/comm-native.test.ts.
+ */
+let rings: RingAllReduce[] = [];
+const sockets: zmq.Socket[] = [];
+afterEach(() => {
+  closeAll(rings);
+  rings = [];
+  for (const s of sockets.splice(0)) s.close();
+});
+
+beforeAll(() => {
+  installNativeRingArithmetic();
+});
+
+/** A ring over loopback TCP; rank k gets the native data plane when native[k]. */
+async function tcpRing(native: boolean[], options: RingOpenOptions = {}): Promise<RingAllReduce[]> {
+  const worldSize = native.length;
+  const opened = await Promise.all(
+    native.map((nativeDataPlane) =>
+      RingAllReduce.open({ bind: "tcp://127.0.0.1:0", transport: "as-given", nativeDataPlane, ...options }),
+    ),
+  );
+  await Promise.all(
+    opened.map((ring, rank) => ring.join({ rank, worldSize, next: opened[(rank + 1) % worldSize].endpoint })),
+  );
+  return opened;
+}
+
+function randomInputs(worldSize: number, length: number, seed: number, scale = 1): Float32Array[] {
+  const rng = new Rng(seed);
+  return Array.from({ length: worldSize }, () => Float32Array.from({ length }, () => rng.normal() * scale));
+}
+
+const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+
+/** A CURVE client of `endpoint` that holds the run's keys (or, without them, a plaintext peer). */
+function peer(endpoint: string, keys?: RunKeys): zmq.Push {
+  const push = new zmq.Push({ linger: 0 });
+  if (keys) {
+    const mine = zmq.curveKeyPair();
+    push.curveServerKey = keys.publicKey;
+    push.curvePublicKey = mine.publicKey;
+    push.curveSecretKey = mine.secretKey;
+  }
+  push.connect(endpoint);
+  sockets.push(push);
+  return push;
+}
+
+const header = (overrides: Partial<Parameters<typeof encodeHeader>[0]> = {}) =>
+  encodeHeader({
+    generation: 0,
+    op: 0,
+    kind: FrameKind.allReduce,
+    wire: WireType.f32,
+    step: 0,
+    chunk: 0,
+    bytes: 4000,
+    ...overrides,
+  });
+
+describe("NativeStreamRing", () => {
+  it("is installed with the comm addon, and RingAllReduce picks it unless told not to", async () => {
+    expect(NativeStreamRing.available()).toBe(true);
+    rings = await tcpRing([true, false]);
+    expect(rings.map((r) => r.dataPlane)).toEqual(["native", "js"]);
+  });
+
+  // Same frames and the same float operations in the same order: native, JavaScript and mixed rings agree to
+  // the bit, fp32 and fp16, on random floats of an odd length with chunks of 4000 bytes (a short last chunk).
+  for (const fp16 of [false, true])
+    it(`gives bitwise the JavaScript ring's result, mixed or not, with CURVE (fp16 ${fp16})`, async () => {
+      const keys = generateRunKeys();
+      const results: Buffer[][] = [];
+      for (const native of [
+        [false, false, false, false],
+        [true, true, true, true],
+        [true, false, true, false],
+      ]) {
+        rings = await tcpRing(native, { keys, chunkBytes: 4000 });
+        const inputs = randomInputs(4, 100_003, 17, 3);
+        await Promise.all(rings.map((ring, rank) => ring.allReduce(inputs[rank], { average: true, fp16 })));
+        results.push(inputs.map(bytes));
+        closeAll(rings);
+        rings = [];
+      }
+      for (const run of results) for (const rank of run) expect(rank.equals(results[0][0])).toBe(true);
+      if (fp16) {
+        const values = new Float32Array(results[0][0].buffer, results[0][0].byteOffset, 100_003);
+        expect(values.every((v) => roundToHalf(v) === v)).toBe(true);
+      }
+    });
+
+  it("broadcasts from every root and passes barriers in a mixed ring", async () => {
+    rings = await tcpRing([true, false, true]);
+    const rng = new Rng(5);
+    for (const root of [0, 1, 2]) {
+      const arrays = Array.from({ length: 3 }, () => Float32Array.from({ length: 9001 }, () => rng.normal()));
+      const sent = bytes(arrays[root].slice());
+      await Promise.all(rings.map((ring) => ring.broadcast(arrays[ring.rank], root)));
+      for (const a of arrays) expect(bytes(a).equals(sent)).toBe(true);
+      await Promise.all(rings.map((ring) => ring.barrier()));
+    }
+  });
+
+  it("fails a collective with the rank and the timeout when the previous rank sends nothing", async () => {
+    rings = await tcpRing([true, true], { timeoutMs: 300 });
+    await expect(rings[0].allReduce(new Float32Array(10), { average: false })).rejects.toThrow(
+      "ring: nothing from rank 1 within 300 ms",
+    );
+    // The ring is broken from then on: every later collective fails with the same error.
+    await expect(rings[0].allReduce(new Float32Array(10), { average: false })).rejects.toThrow(/within 300 ms/);
+  });
+
+  it("lets no frame of a peer without the run key through", async () => {
+    const keys = generateRunKeys();
+    rings = await tcpRing([true, true], { keys, timeoutMs: 5000 });
+    // Plaintext, and CURVE with a made-up server key: both forge a frame the first collective would accept.
+    const wrong = generateRunKeys();
+    for (const rogue of [peer(rings[0].endpoint), peer(rings[0].endpoint, wrong)])
+      await rogue.send([header(), Buffer.from(new Float32Array(1000).fill(1e6).buffer)]);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const inputs = [new Float32Array(2000).fill(1), new Float32Array(2000).fill(2)];
+    await Promise.all(rings.map((ring, rank) => ring.allReduce(inputs[rank], { average: false })));
+    for (const result of inputs) expect(result.every((v) => v === 3)).toBe(true);
+  });
+
+  for (const [what, frames, reason] of [
+    ["a short header", [Buffer.alloc(10), Buffer.alloc(4000)], /rejected a frame from rank 1: header of 10 bytes/],
+    ["a bad magic", [Buffer.alloc(24), Buffer.alloc(4000)], /rejected a frame from rank 1: bad magic/],
+    ["three frames", [header(), Buffer.alloc(4000), Buffer.alloc(8)], /message of 3 frames from rank 1/],
+    ["one frame", [header()], /message of 1 frames from rank 1/],
+    ["a wrong size", [header({ bytes: 4 }), Buffer.alloc(4)], /chunk 0 has 4 bytes, expected 4000/],
+    ["a chunk out of range", [header({ chunk: 7 }), Buffer.alloc(4000)], /chunk 7 of 1/],
+    ["a step out of range", [header({ step: 9 }), Buffer.alloc(4000)], /step 9 of 2/],
+    ["another collective", [header({ op: 5 }), Buffer.alloc(4000)], /collective #5, expected #0/],
+    ["fp16 against fp32", [header({ wire: WireType.f16 }), Buffer.alloc(2000)], /wire type 2, expected 1/],
+  ] as const)
+    it(`rejects a malformed frame from a CURVE peer holding the run keys (${what}) with a clear error`, async () => {
+      const keys = generateRunKeys();
+      rings = await tcpRing([true, true], { keys, timeoutMs: 5000 });
+      const forger = peer(rings[0].endpoint, keys);
+      await forger.send([...frames]);
+      await expect(rings[0].allReduce(new Float32Array(2000), { average: false })).rejects.toThrow(reason);
+    });
+
+  it("drops frames of another generation with a log line and reduces this generation's", async () => {
+    const lines: string[] = [];
+    const keys = generateRunKeys();
+    rings = await tcpRing([true, true], { keys, generation: 3, log: (line) => lines.push(line) });
+    const stale = peer(rings[0].endpoint, keys);
+    await stale.send([header({ generation: 2 }), Buffer.alloc(4000)]);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const inputs = [new Float32Array(2000).fill(1), new Float32Array(2000).fill(2)];
+    await Promise.all(rings.map((ring, rank) => ring.allReduce(inputs[rank], { average: false })));
+    for (const result of inputs) expect(result.every((v) => v === 3)).toBe(true);
+    expect(lines).toEqual(["ring: dropped a frame of generation 2 (this ring is 3)"]);
+  });
+
+  it("fails a collective under way when the ring closes, and counts the bytes of those that ran", async () => {
+    rings = await tcpRing([true, true], { timeoutMs: 60_000 });
+    const inputs = [new Float32Array(5000).fill(1), new Float32Array(5000).fill(2)];
+    await Promise.all(rings.map((ring, rank) => ring.allReduce(inputs[rank], { average: false })));
+    // Each rank sends and receives half the array twice (reduce-scatter, all-gather).
+    expect(rings[0].stats).toEqual({ bytesSent: 20_000, bytesReceived: 20_000 });
+    const pending = rings[0].allReduce(new Float32Array(10), { average: false });
+    rings[0].close();
+    await expect(pending).rejects.toThrow("ring: closed");
+  });
+});
