@@ -114,9 +114,7 @@ export class NativeStreamRing implements RingStream {
       const stalled = /nothing from rank (\d+) within (\d+) ms/.exec(message);
       const where = "a collective on the native data plane";
       throw this.fail(
-        stalled
-          ? new RingStallError(Number(stalled[1]), Math.round(Number(stalled[2]) / 1000), where)
-          : new RingError(message),
+        stalled ? new RingStallError(Number(stalled[1]), Number(stalled[2]) / 1000, where) : new RingError(message),
       );
     }
     this.stats.bytesSent += result.bytesSent;

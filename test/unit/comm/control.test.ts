@@ -164,12 +164,13 @@ describe("control channel", () => {
     expect(lines.join("\n")).toMatch(/launchMissiles/);
     expect(lines.join("\n")).toMatch(/not msgpack/);
 
-    // A single frame over ZMQ_MAXMSGSIZE: ZeroMQ drops the sender before the message reaches us.
+    // A single frame over ZMQ_MAXMSGSIZE (the codec's limit plus 64 KiB of room for CURVE's box): ZeroMQ
+    // drops the sender before the message reaches us.
     const big = track(new zmq.Dealer());
     big.connect(server.endpoint);
     await big.send([
-      pack({ type: "state", step: 1, what: "weights", names: ["a"], byteLengths: [100_000] }),
-      Buffer.alloc(100_000),
+      pack({ type: "state", step: 1, what: "weights", names: ["a"], byteLengths: [200_000] }),
+      Buffer.alloc(200_000),
     ]);
     const good = track(await ControlClient.connect<typeof schema, ControlMessage>(server.endpoint, { schema }));
     await good.send({ type: "heartbeat", rank: 4, step: 1 });

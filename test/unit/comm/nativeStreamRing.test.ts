@@ -2,7 +2,7 @@ import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import * as zmq from "zeromq";
 import { roundToHalf } from "../../../src/comm/fp16.js";
 import { NativeStreamRing } from "../../../src/comm/nativeStreamRing.js";
-import { RingAllReduce, type RingOpenOptions } from "../../../src/comm/ring.js";
+import { RingAllReduce, type RingOpenOptions, RingStallError } from "../../../src/comm/ring.js";
 import { encodeHeader, FrameKind, WireType } from "../../../src/comm/ringFrame.js";
 import { generateRunKeys, type RunKeys } from "../../../src/comm/security.js";
 import { installNativeRingArithmetic } from "../../../src/native/ringArithmetic.js";
@@ -119,11 +119,15 @@ describe("NativeStreamRing", () => {
 
   it("fails a collective with the rank and the timeout when the previous rank sends nothing", async () => {
     rings = await tcpRing([true, true], { timeoutMs: 300 });
-    await expect(rings[0].allReduce(new Float32Array(10), { average: false })).rejects.toThrow(
-      "ring: nothing from rank 1 within 300 ms",
+    // A stall, reported as the JavaScript ring reports one (the watchdog reads whom it waited for).
+    const stalled = rings[0].allReduce(new Float32Array(10), { average: false });
+    await expect(stalled).rejects.toBeInstanceOf(RingStallError);
+    await expect(stalled).rejects.toMatchObject({ waitingFor: 1, seconds: 0.3 });
+    await expect(stalled).rejects.toThrow(
+      "ring: no frame from rank 1 for 0.3 s in a collective on the native data plane",
     );
     // The ring is broken from then on: every later collective fails with the same error.
-    await expect(rings[0].allReduce(new Float32Array(10), { average: false })).rejects.toThrow(/within 300 ms/);
+    await expect(rings[0].allReduce(new Float32Array(10), { average: false })).rejects.toThrow(/for 0.3 s/);
   });
 
   it("lets no frame of a peer without the run key through", async () => {
@@ -176,7 +180,7 @@ describe("NativeStreamRing", () => {
     const inputs = [new Float32Array(5000).fill(1), new Float32Array(5000).fill(2)];
     await Promise.all(rings.map((ring, rank) => ring.allReduce(inputs[rank], { average: false })));
     // Each rank sends and receives half the array twice (reduce-scatter, all-gather).
-    expect(rings[0].stats).toEqual({ bytesSent: 20_000, bytesReceived: 20_000 });
+    expect(rings[0].stats).toEqual({ bytesSent: 20_000, bytesReceived: 20_000, droppedFrames: 0 });
     const pending = rings[0].allReduce(new Float32Array(10), { average: false });
     rings[0].close();
     await expect(pending).rejects.toThrow("ring: closed");

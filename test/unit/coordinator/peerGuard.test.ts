@@ -35,6 +35,8 @@ describe("control messages the session acts on", () => {
     expect(guard.admit({ rank: 0 }, failed(0), "rank0")).toBe(true);
     expect(guard.dropped).toBe(100);
     expect(lines).toHaveLength(5);
-    expect(lines[0]).toBe('control: dropped a failed message from "intruder": the sender never joined this generation');
+    expect(lines[0]).toBe(
+      "control: dropped a failed message from peer 696e747275646572: the sender never joined this generation",
+    );
   });
 });
