@@ -55,7 +55,14 @@ export class LocalWorkers {
       const child = spawn(
         process.execPath,
         [cli, "worker", "--coordinator", options.coordinator, "--local-index", String(index), ...(options.args ?? [])],
-        { stdio: ["ignore", "inherit", "inherit", "ipc"], env: { ...process.env, ...options.env(index) } },
+        {
+          stdio: ["ignore", "inherit", "inherit", "ipc"],
+          env: { ...process.env, ...options.env(index) },
+          // A process group of their own: a signal to ours (Ctrl-C, timeout(1)) reaches the coordinator
+          // alone, which stops the workers after the step in flight with a checkpoint. They still die with
+          // us: the IPC channel closes (see the file comment).
+          detached: true,
+        },
       );
       const pid = child.pid ?? -1;
       child.on("exit", (code, signal) => {

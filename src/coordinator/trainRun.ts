@@ -127,13 +127,17 @@ export async function runTraining(config: TrainConfig, options: { resume: string
   // ---- stop on Ctrl-C / SIGTERM after the step in flight (with a checkpoint); twice: at once
   const stop = new StopSignal();
   const workers = new LocalWorkers();
+  let firstSignalAt = 0;
   const onSignal = (signal: NodeJS.Signals) => {
+    // timeout(1) signals the command and then its whole process group: one stop, not two in a row.
+    if (stop.requested && Date.now() - firstSignalAt < 1000) return;
     if (stop.requested) {
       log(`${signal} again: killing the workers now`);
       void workers.killAll(0).then(() => process.exit(130));
       return;
     }
     log(`${signal}: stopping after the current step`);
+    firstSignalAt = Date.now();
     stop.request();
   };
   process.on("SIGINT", onSignal);

@@ -33,9 +33,6 @@ export class ValidationThread {
   private failure: Error | null = null;
 
   private constructor(private readonly worker: Worker) {
-    // The thread keeps the process alive only while it works for us: a run that ends early (a refused
-    // start, a bug) must not wait for an idle thread nobody closed.
-    worker.unref();
     worker.on("message", (reply: ThreadReply) => {
       if (reply.type === "ready") return;
       const call = this.calls.get(reply.id);
@@ -52,6 +49,9 @@ export class ValidationThread {
     };
     worker.on("error", (error) => fail(new Error(`validation thread failed: ${error.message}`)));
     worker.on("exit", (code) => fail(new Error(`validation thread exited (status ${code})`)));
+    // The thread keeps the process alive only while it works for us: a run that ends early (a refused
+    // start, a bug) must not wait for an idle thread nobody closed. (After the listeners: adding one refs.)
+    worker.unref();
   }
 
   /** Starts the thread and resolves once its backend is up; the cases' buffers move into it (not copied). */

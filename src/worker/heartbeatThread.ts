@@ -23,8 +23,8 @@ export function startHeartbeatThread(settings: HeartbeatSettings): { stop(): Pro
   const module = join(dirname(here), "heartbeatWorker.js");
   if (!existsSync(module)) throw new Error(`${module} is missing: run \`npx tsc -p tsconfig.json\``);
   const worker = new Worker(module, { workerData: settings });
-  worker.unref(); // never what keeps the process alive
   worker.on("error", () => {}); // a failed heartbeat thread shows as silence, which the coordinator handles
+  worker.unref(); // never what keeps the process alive (after the listener: adding one may ref again)
   return {
     stop: async () => {
       await worker.terminate();
