@@ -220,28 +220,28 @@ function validateConfig(config: UNetConfig): void {
 
 // ---- the forward pass ----
 
-/** Takes parameters as they are, or through a tap (see GradientTap). */
-type Use = <T extends tf.Tensor>(variable: tf.Variable) => T;
-
-const direct: Use = <T extends tf.Tensor>(variable: tf.Variable) => variable as tf.Tensor as T;
+/** The tap of a plain forward: parameters as they are. */
+const untapped: GradientTap = {
+  use: <T extends tf.Tensor>(variable: tf.Variable) => variable as tf.Tensor as T,
+  withoutGradient: () => {},
+};
 
 function applyConvBnRelu(
   layer: ConvBnRelu<tf.Variable>,
   x: tf.Tensor5D,
   training: boolean,
-  use: Use,
-  tap?: GradientTap,
+  tap: GradientTap,
 ): tf.Tensor5D {
-  const z = tf.conv3d(x, use<tf.Tensor5D>(layer.weight), 1, "same", "NDHWC");
+  const z = tf.conv3d(x, tap.use<tf.Tensor5D>(layer.weight), 1, "same", "NDHWC");
   const attrs = { epsilon: DEFAULT_BN_EPSILON, relu: true };
-  const gamma = use<tf.Tensor1D>(layer.gamma);
-  const beta = use<tf.Tensor1D>(layer.beta);
+  const gamma = tap.use<tf.Tensor1D>(layer.gamma);
+  const beta = tap.use<tf.Tensor1D>(layer.beta);
   if (!training) {
-    const mean = tf.sub(layer.runningMean, use(layer.bias)) as tf.Tensor1D; // the folded conv bias (see top)
+    const mean = tf.sub(layer.runningMean, tap.use(layer.bias)) as tf.Tensor1D; // the folded conv bias (see top)
     return batchNormReluInfer(z, gamma, beta, mean, layer.runningVar as tf.Tensor1D, attrs);
   }
   // Only the running mean sees the bias in training, outside the gradient (see top).
-  tap?.withoutGradient(layer.bias);
+  tap.withoutGradient(layer.bias);
   const { y, mean, variance } = batchNormReluTrain(z, gamma, beta, attrs);
   const count = z.size / z.shape[4];
   // PyTorch keeps the unbiased variance in its running estimate while normalising with the biased one.
@@ -257,22 +257,21 @@ function applyBlock(
   block: ConvBnRelu<tf.Variable>[],
   x: tf.Tensor5D,
   training: boolean,
-  use: Use,
-  tap?: GradientTap,
+  tap: GradientTap,
 ): tf.Tensor5D {
-  return block.reduce((h, layer) => applyConvBnRelu(layer, h, training, use, tap), x);
+  return block.reduce((h, layer) => applyConvBnRelu(layer, h, training, tap), x);
 }
 
-function applyUpsample(up: Upsample<tf.Variable>, x: tf.Tensor5D, use: Use): tf.Tensor5D {
+function applyUpsample(up: Upsample<tf.Variable>, x: tf.Tensor5D, tap: GradientTap): tf.Tensor5D {
   const [n, d, h, w] = x.shape;
   const outC = up.weight.shape[3] as number;
-  const y = tf.conv3dTranspose(x, use<tf.Tensor5D>(up.weight), [n, 2 * d, 2 * h, 2 * w, outC], 2, "valid");
-  return tf.add(y, use(up.bias));
+  const y = tf.conv3dTranspose(x, tap.use<tf.Tensor5D>(up.weight), [n, 2 * d, 2 * h, 2 * w, outC], 2, "valid");
+  return tf.add(y, tap.use(up.bias));
 }
 
 /** The 1×1×1 head: a conv rather than a reshape + matMul, so it runs on the native Conv3D kernels too. */
-function applyHead(weight: tf.Variable, bias: tf.Variable, x: tf.Tensor5D, use: Use): tf.Tensor5D {
-  return tf.add(tf.conv3d(x, use<tf.Tensor5D>(weight), 1, "valid", "NDHWC"), use(bias));
+function applyHead(weight: tf.Variable, bias: tf.Variable, x: tf.Tensor5D, tap: GradientTap): tf.Tensor5D {
+  return tf.add(tf.conv3d(x, tap.use<tf.Tensor5D>(weight), 1, "valid", "NDHWC"), tap.use(bias));
 }
 
 /** Builds a U-Net with seeded He-normal weights: the same seed gives the same weights on every rank. */
@@ -283,9 +282,8 @@ export function createUNet(config: UNetConfig, seed: number): UNet {
   const { encoder, ups, decoder, headWeight, headBias } = declareLayers(config, vars);
 
   const divisor = spatialDivisor(config);
-  const apply = (x: tf.Tensor5D, training: boolean, tap?: GradientTap): tf.Tensor5D =>
+  const apply = (x: tf.Tensor5D, training: boolean, tap = untapped): tf.Tensor5D =>
     tf.tidy(() => {
-      const use: Use = tap ? (v) => tap.use(v) : direct;
       const [, d, h, w, c] = x.shape;
       if (c !== config.inChannels) throw new Error(`UNet: input has ${c} channels, the net takes ${config.inChannels}`);
       if (d % divisor || h % divisor || w % divisor) {
@@ -296,17 +294,17 @@ export function createUNet(config: UNetConfig, seed: number): UNet {
       const skips: tf.Tensor5D[] = [];
       let hidden = x;
       for (const [i, block] of encoder.entries()) {
-        hidden = applyBlock(block, hidden, training, use, tap);
+        hidden = applyBlock(block, hidden, training, tap);
         if (i < levels - 1) {
           skips.push(hidden);
           hidden = tf.maxPool3d(hidden, 2, 2, "valid");
         }
       }
       for (const [j, block] of decoder.entries()) {
-        const up = applyUpsample(ups[j], hidden, use);
-        hidden = applyBlock(block, tf.concat([up, skips.pop() as tf.Tensor5D], 4), training, use, tap);
+        const up = applyUpsample(ups[j], hidden, tap);
+        hidden = applyBlock(block, tf.concat([up, skips.pop() as tf.Tensor5D], 4), training, tap);
       }
-      return applyHead(headWeight, headBias, hidden, use);
+      return applyHead(headWeight, headBias, hidden, tap);
     });
 
   return {
