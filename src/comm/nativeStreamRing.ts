@@ -21,6 +21,8 @@ export class NativeStreamRing implements RingStream {
   readonly dataPlane = "native";
   readonly stats = { bytesSent: 0, bytesReceived: 0, droppedFrames: 0 };
   private broken?: Error;
+  /** collectives started, numbered as the JavaScript ring numbers them (for stall reports) */
+  private ops = 0;
   private timeoutMs: number;
   private readonly log: (line: string) => void;
 
@@ -78,13 +80,13 @@ export class NativeStreamRing implements RingStream {
    */
   allReduce(data: Float32Array, average: boolean, fp16: boolean, timeoutMs = this.timeoutMs): Promise<void> {
     if (this.worldSize === 1) return Promise.resolve();
-    return this.collective(() => this.plane.allReduce(data, average, fp16, timeoutMs));
+    return this.collective("all-reduce", () => this.plane.allReduce(data, average, fp16, timeoutMs));
   }
 
   /** Copies `data` of rank `root` into `data` of every rank (same length everywhere). */
   broadcast(data: Float32Array, root: number, timeoutMs = this.timeoutMs): Promise<void> {
     if (this.worldSize === 1) return Promise.resolve();
-    return this.collective(() => this.plane.broadcast(data, root, timeoutMs));
+    return this.collective("broadcast", () => this.plane.broadcast(data, root, timeoutMs));
   }
 
   /** The progress timeout of the collectives from now on (see StreamRingOptions.timeoutMs). */
@@ -103,8 +105,9 @@ export class NativeStreamRing implements RingStream {
     removeReceiverDir(this.ipcDir);
   }
 
-  private async collective(run: () => Promise<DataPlaneResult>): Promise<void> {
+  private async collective(kind: string, run: () => Promise<DataPlaneResult>): Promise<void> {
     if (this.broken) throw this.broken;
+    const op = this.ops++;
     let result: DataPlaneResult;
     try {
       result = await run();
@@ -112,7 +115,7 @@ export class NativeStreamRing implements RingStream {
       const message = (error as Error).message;
       // The data plane's progress timeout is a stall, reported as the JavaScript ring reports it.
       const stalled = /nothing from rank (\d+) within (\d+) ms/.exec(message);
-      const where = "a collective on the native data plane";
+      const where = `${kind} #${op} on the native data plane`;
       throw this.fail(
         stalled ? new RingStallError(Number(stalled[1]), Number(stalled[2]) / 1000, where) : new RingError(message),
       );

@@ -62,9 +62,6 @@ export async function runTraining(config: TrainConfig, options: { resume: string
   // ---- data: the dataset (or the cached synthetic one), checked before anything is written or started
   const data = await prepareRunData(config, log);
   log(`data: ${data.dir} (${data.trainCases.length} training, ${data.valCases.length} validation cases)`);
-  mkdirSync(runDir, { recursive: true });
-  const lock = acquireRunLock(runDir, log); // before the first byte written into the run directory
-  const events = new EventLog(runDir);
 
   // ---- where to start: the last checkpoint of a resumed run, else fresh weights from the seed
   let checkpoint: Checkpoint | null = null;
@@ -72,9 +69,6 @@ export async function runTraining(config: TrainConfig, options: { resume: string
     checkpoint = readNewestIntactCheckpoint(runDir, log); // verified whole; damaged ones named and passed over
     log(`resuming ${runDir} at step ${checkpoint.globalStep} (epoch ${checkpoint.epoch + 1})`);
   }
-  const history = RunHistory.fromEvents(events.read(), checkpoint?.globalStep ?? 0);
-  // Steps up to here are in events.jsonl already: logged again (after a restart or this resume), they say so.
-  let highestLoggedStep = events.read().reduce((h, e) => (e.type === "step" ? Math.max(h, e.step) : h), 0);
 
   // ---- hardware, and validation in a thread of its own (the coordinator's event loop never waits for it)
   const placement = placeWorkers(config);
@@ -116,8 +110,14 @@ export async function runTraining(config: TrainConfig, options: { resume: string
   const link = await openCoordinatorLink({ bind: config.bind, port: config.port, keys });
   log(`coordinator listening on ${link.endpoint}`);
 
-  // ---- the run directory is written only now: a start refused above (bad input, a port taken) leaves
-  // nothing in it but the lock, which goes with the process
+  // ---- the run directory, locked and written only now: a start refused above (bad input, a port taken)
+  // leaves nothing behind (a second run on it was refused at the top, by the lock's holder, or is here)
+  mkdirSync(runDir, { recursive: true });
+  const lock = acquireRunLock(runDir, log); // before the first byte written into the run directory
+  const events = new EventLog(runDir);
+  const history = RunHistory.fromEvents(events.read(), checkpoint?.globalStep ?? 0);
+  // Steps up to here are in events.jsonl already: logged again (after a restart or this resume), they say so.
+  let highestLoggedStep = events.read().reduce((h, e) => (e.type === "step" ? Math.max(h, e.step) : h), 0);
   writeFileAtomic(join(runDir, "config.json"), `${JSON.stringify(config, null, 2)}\n`);
   if (!isLoopbackEndpoint(`tcp://${config.bind}:1`) || config.remoteWorkers > 0) {
     writeRunKeys(join(runDir, "run.keys"), keys);

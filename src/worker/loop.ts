@@ -8,11 +8,13 @@
  * (in fp32), so a stop requested of any rank reaches every rank in the same step, all stop after it and no
  * rank is left waiting in a collective the others never call.
  */
+
 import { hostname } from "node:os";
 import { checksum } from "../comm/checksum.js";
 import { bytesOf, float32View } from "../comm/frames.js";
 import { RingAllReduce, RingStallError } from "../comm/ring.js";
 import type { RunKeys } from "../comm/security.js";
+import { InputError } from "../errors.js";
 import { readFlat, writeFlat } from "../model/paramLayout.js";
 import { createUNet, type UNet } from "../model/unet.js";
 import { initBackend } from "../native/backend.js";
@@ -53,6 +55,8 @@ export class WorkerFailure extends Error {
     readonly rank: number,
     message: string,
     readonly stall?: { waitingFor: number; seconds: number; where: string; step: number },
+    /** the cause was bad input (an InputError: a case or file), which a restart would only meet again */
+    readonly input = false,
   ) {
     super(message);
   }
@@ -103,7 +107,7 @@ export async function runWorker(link: WorkerLink, options: WorkerOptions): Promi
         step,
       });
     }
-    throw new WorkerFailure(rank, message);
+    throw new WorkerFailure(rank, message, undefined, error instanceof InputError);
   } finally {
     clearInterval(heartbeat);
     session?.ring.close();

@@ -81,7 +81,8 @@ export async function workerProcessMain(options: WorkerProcessOptions): Promise<
     return how === "rejoin" ? EXIT_REJOIN : 0;
   } catch (error) {
     // An input error (a case that changed after the check) is the user's to fix, not a crash to retry.
-    const kind = error instanceof InputError ? "input" : "crash";
+    const input = error instanceof WorkerFailure ? error.input : error instanceof InputError;
+    const kind = input ? "input" : "crash";
     const message = error instanceof Error ? error.message : String(error);
     const failure = error instanceof WorkerFailure ? error : undefined;
     const reported = await link

@@ -10,7 +10,8 @@ import { generateRunKeys, RUN_KEYS_ENV, writeRunKeys } from "../../src/comm/secu
 import { events, flatParams, maxAbsDiff, run, runModule, start, tempRun, workerPids } from "./trainHelpers.js";
 
 const args = (out: string) => [
-  ...["--preset", "smoke", "--gpus", "2", "--epochs", "3", "--steps-per-epoch", "20"],
+  // long enough (a few seconds of steps on a quiet machine) that the forgeries land while it runs
+  ...["--preset", "smoke", "--gpus", "2", "--epochs", "3", "--steps-per-epoch", "80"],
   ...["--deterministic", "--seed", "7", "--out", out, "--metrics-port", "0"],
 ];
 
@@ -109,7 +110,7 @@ describe("an intruder on the same host", () => {
       const lines = worker.stderr.trim().split("\n");
       expect(lines.at(-1)).toMatch(
         new RegExp(
-          `^orchestrate: --key-file: the CURVE handshake with ${endpoint} failed \\(handshake:error:\\S+.*\\): not this run's keys$`,
+          `^orchestrate worker: ${endpoint}: the security handshake failed 3 times .*: wrong keys for this coordinator \\(${wrong}\\)$`,
         ),
       );
     } finally {

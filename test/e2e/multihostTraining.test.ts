@@ -133,7 +133,7 @@ describe("stalls and lost coordinators across hosts", () => {
     expect(code, log.slice(-3000)).toBe(0);
     expect(await run.workers[0].done).toBe(0);
     expect(log).toMatch(
-      /rank 0 stalled: rank 1 had no frame from rank 0 for 3 s in all-reduce #\d+ \((reduce-scatter|all-gather) hop 1 of 1, \d+ of \d+ frames\) at step \d+; rank 1 waited in the ring: restarting all workers from step \d+ \(restart 1 of 1\)/,
+      /rank 0 stalled: rank 1 had no frame from rank 0 for 3 s in all-reduce #\d+ (\((reduce-scatter|all-gather) hop 1 of 1, \d+ of \d+ frames\)|on the native data plane) at step \d+; rank 1 waited in the ring: restarting all workers from step \d+ \(restart 1 of 1\)/,
     );
     const e = events(run.out);
     const restarts = e.filter((x) => x.type === "restart");

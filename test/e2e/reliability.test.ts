@@ -286,8 +286,8 @@ describe("the coordinator never blocks", () => {
 describe("liveness does not depend on a step's length", () => {
   it("a first step far longer than --heartbeat-seconds is not taken for a dead worker", async () => {
     const out = tempRun("longstep");
-    // The default model and patch on one thread: a step of several seconds, against a 2-second heartbeat
-    // bound (the coordinator knows no step time before the first step ends).
+    // The default model on one thread at a large patch: a step of several seconds, against a 2-second
+    // heartbeat bound (the coordinator knows no step time before the first step ends).
     const result = await start([
       "--preset",
       "smoke",
@@ -304,9 +304,9 @@ describe("liveness does not depend on a step's length", () => {
       "128",
       "256",
       "--patch",
-      "96",
-      "96",
-      "32",
+      "160",
+      "160",
+      "64",
       "--epochs",
       "1",
       "--steps-per-epoch",

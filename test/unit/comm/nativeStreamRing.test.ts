@@ -124,7 +124,7 @@ describe("NativeStreamRing", () => {
     await expect(stalled).rejects.toBeInstanceOf(RingStallError);
     await expect(stalled).rejects.toMatchObject({ waitingFor: 1, seconds: 0.3 });
     await expect(stalled).rejects.toThrow(
-      "ring: no frame from rank 1 for 0.3 s in a collective on the native data plane",
+      "ring: no frame from rank 1 for 0.3 s in all-reduce #0 on the native data plane",
     );
     // The ring is broken from then on: every later collective fails with the same error.
     await expect(rings[0].allReduce(new Float32Array(10), { average: false })).rejects.toThrow(/for 0.3 s/);
