@@ -113,7 +113,16 @@ export async function runTraining(config: TrainConfig, options: { resume: string
   // ---- the run directory, locked and written only now: a start refused above (bad input, a port taken)
   // leaves nothing behind (a second run on it was refused at the top, by the lock's holder, or is here)
   mkdirSync(runDir, { recursive: true });
-  const lock = acquireRunLock(runDir, log); // before the first byte written into the run directory
+  let lock: ReturnType<typeof acquireRunLock>;
+  try {
+    lock = acquireRunLock(runDir, log); // before the first byte written into the run directory
+  } catch (error) {
+    // Another run took it since the look at the top: leave as if never started (sockets keep a process up).
+    link.close();
+    await server.close({ finalScrape: false });
+    await validator.close();
+    throw error;
+  }
   const events = new EventLog(runDir);
   const history = RunHistory.fromEvents(events.read(), checkpoint?.globalStep ?? 0);
   // Steps up to here are in events.jsonl already: logged again (after a restart or this resume), they say so.

@@ -41,7 +41,7 @@ const forger = (endpoint: string, seconds: number, keys?: { publicKey: string; s
   let sent = 0;
   const until = Date.now() + ${seconds * 1000};
   while (Date.now() < until) {
-    for (const m of [0, 1, 0, 1].map((rank) => ({ type: "failed", rank, message: "forged by nobody" }))) {
+    for (const m of [0, 1, 0, 1].map((rank) => ({ type: "failed", rank, kind: "crash", message: "forged by nobody" }))) {
       try { await d.send([pack(m)]); sent++; } catch {}
     }
     try { await d.send([pack({ type: "state", rank: 0, header, byteLengths: [4096, 0, 4096, 4096] }), Buffer.from(weights.buffer), Buffer.alloc(0), Buffer.from(weights.buffer), Buffer.from(weights.buffer)]); sent++; } catch {}
@@ -92,7 +92,7 @@ describe("an intruder on the same host", () => {
     expect(result.stderr).toMatch(/control: dropped a failed message from .*: the sender never joined this generation/);
     const e = events(out);
     expect(e.filter((x) => x.type === "restart")).toEqual([]);
-    expect(e.at(-1)).toMatchObject({ type: "end", status: "completed", step: 60 });
+    expect(e.at(-1)).toMatchObject({ type: "end", status: "completed", step: 3 * 80 });
     // the checkpoints are the run's own: bit for bit those of the undisturbed run
     expect(maxAbsDiff(flatParams(out), flatParams(straight))).toBe(0);
     expect(maxAbsDiff(flatParams(out, "best"), flatParams(straight, "best"))).toBe(0);
@@ -110,7 +110,7 @@ describe("an intruder on the same host", () => {
       const lines = worker.stderr.trim().split("\n");
       expect(lines.at(-1)).toMatch(
         new RegExp(
-          `^orchestrate worker: ${endpoint}: the security handshake failed 3 times .*: wrong keys for this coordinator \\(${wrong}\\)$`,
+          `^orchestrate worker: ${endpoint}: the security handshake failed 3 times .*: wrong keys for this coordinator \\(--key-file ${wrong}\\)$`,
         ),
       );
     } finally {
