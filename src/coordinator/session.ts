@@ -158,7 +158,10 @@ export async function runSession(input: SessionInput): Promise<SessionOutcome> {
           // counts only for the joined rank whose process it names.
           const { rank, pid } = e.message;
           const owner = rank >= 0 ? byRank[rank] : undefined;
-          if (owner && owner.pid === pid) owner.lastSeen = Date.now();
+          if (owner && owner.pid === pid) {
+            owner.lastSeen = Date.now();
+            hooks.onHeard?.(owner.rank);
+          }
           continue;
         }
         if (!guard.admit(peer, e.message, e.peer)) continue; // only joined peers, as themselves

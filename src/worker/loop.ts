@@ -88,9 +88,6 @@ export async function runWorker(link: WorkerLink, options: WorkerOptions): Promi
   const { rank, worldSize, generation, run } = assign.message;
   options.onAssigned?.(rank);
   const ctx = makeRunContext(rank, worldSize, generation);
-  const heartbeat = setInterval(() => {
-    void link.send({ type: "heartbeat", rank, step: session?.globalStep ?? 0 }).catch(() => {});
-  }, 1000);
   let session: Session | undefined;
   try {
     return await runAssigned();
@@ -109,7 +106,6 @@ export async function runWorker(link: WorkerLink, options: WorkerOptions): Promi
     }
     throw new WorkerFailure(rank, message, undefined, error instanceof InputError);
   } finally {
-    clearInterval(heartbeat);
     session?.ring.close();
     session?.unet.dispose();
   }
