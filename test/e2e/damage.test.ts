@@ -19,20 +19,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { listCheckpoints, readCheckpoint } from "../../src/train/checkpoint.js";
-import { events, run, tempRun } from "./trainHelpers.js";
-
-const smoke = (out: string, epochs: number) => [
-  "--preset",
-  "smoke",
-  "--gpus",
-  "2",
-  "--epochs",
-  String(epochs),
-  "--out",
-  out,
-  "--metrics-port",
-  "0",
-];
+import { events, run, smokeArgs, tempRun } from "./trainHelpers.js";
 
 function damage(checkpoint: string): void {
   const bin = join(checkpoint, "tensors.bin");
@@ -44,7 +31,7 @@ function damage(checkpoint: string): void {
 describe("damaged checkpoints", () => {
   it("--resume falls back to the newest intact checkpoint, saying so; export refuses the damaged one; all damaged → exit 2", async () => {
     const out = tempRun("damaged");
-    expect((await run([...smoke(out, 2), "--keep-last", "5"])).code).toBe(0);
+    expect((await run([...smokeArgs(out, 2), "--keep-last", "5"])).code).toBe(0);
     const [older, newest] = listCheckpoints(out);
     const olderStep = readCheckpoint(older).globalStep;
     damage(newest);
@@ -85,7 +72,7 @@ describe("a full disk during a checkpoint", () => {
 
   it("one line naming the path, exit 1, no stack, no temp directory, the previous checkpoint intact, an end event", async () => {
     const out = join(mount, "run");
-    expect((await run([...smoke(out, 1), "--steps-per-epoch", "4"])).code).toBe(0);
+    expect((await run([...smokeArgs(out, 1), "--steps-per-epoch", "4"])).code).toBe(0);
     expect(listCheckpoints(out)).toHaveLength(1);
     // a crash mid-append left a torn last line; the resumed run's events must not be glued to it
     appendFileSync(join(out, "events.jsonl"), '{"type":"step","st');

@@ -1,19 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { listCheckpoints, readCheckpoint } from "../../src/train/checkpoint.js";
-import { events, pidAlive, start, tempRun, waitForEvents, workerPids } from "./trainHelpers.js";
-
-const smoke2 = (out: string, epochs: number) => [
-  "--preset",
-  "smoke",
-  "--gpus",
-  "2",
-  "--epochs",
-  String(epochs),
-  "--out",
-  out,
-  "--metrics-port",
-  "0",
-];
+import { events, pidAlive, smokeArgs, start, tempRun, waitForEvents, workerPids } from "./trainHelpers.js";
 
 async function waitUntilGone(pids: number[], timeoutMs: number): Promise<number[]> {
   const deadline = Date.now() + timeoutMs;
@@ -28,7 +15,7 @@ async function waitUntilGone(pids: number[], timeoutMs: number): Promise<number[
 describe("worker failure", () => {
   it("a worker killed with SIGKILL mid-run: all restart from the last checkpoint and the run finishes", async () => {
     const out = tempRun("killworker");
-    const running = start([...smoke2(out, 4), "--max-restarts", "2"]);
+    const running = start([...smokeArgs(out, 4), "--max-restarts", "2"]);
     // Wait for the first checkpoint, so the restart has somewhere to start from, then kill rank 1's process.
     await waitForEvents(out, (e) => e.some((x) => x.type === "checkpoint"), 90_000);
     const pids = workerPids(running.child.pid as number);
@@ -53,7 +40,7 @@ describe("worker failure", () => {
 describe("stopping", () => {
   it("SIGTERM stops the coordinator and every worker within seconds, after writing a checkpoint", async () => {
     const out = tempRun("sigterm");
-    const running = start(smoke2(out, 50));
+    const running = start(smokeArgs(out, 50));
     await waitForEvents(out, (e) => e.filter((x) => x.type === "step").length >= 3, 90_000);
     const pids = workerPids(running.child.pid as number);
     expect(pids).toHaveLength(2);
@@ -72,7 +59,7 @@ describe("stopping", () => {
 
   it("a coordinator killed with SIGKILL leaves no worker behind", async () => {
     const out = tempRun("sigkill");
-    const running = start(smoke2(out, 50));
+    const running = start(smokeArgs(out, 50));
     await waitForEvents(out, (e) => e.some((x) => x.type === "step"), 90_000);
     const pids = workerPids(running.child.pid as number);
     expect(pids).toHaveLength(2);

@@ -13,6 +13,11 @@ export const root = resolve(import.meta.dirname, "..", "..");
 export const cli = join(root, "dist", "src", "cli", "cli.js");
 export const cacheDir = join(tmpdir(), "voxring-e2e-cache");
 
+/** A two-worker run of the smoke preset for `epochs` epochs into `out`, metrics on a free port. */
+export function smokeArgs(out: string, epochs: number): string[] {
+  return ["--preset", "smoke", "--gpus", "2", "--epochs", String(epochs), "--out", out, "--metrics-port", "0"];
+}
+
 export function tempRun(name: string): string {
   return join(mkdtempSync(join(tmpdir(), `voxring-${name}-`)), "run");
 }
