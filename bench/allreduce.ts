@@ -26,6 +26,7 @@ import * as zmq from "zeromq";
 import { RingAllReduce } from "../src/comm/ring.js";
 import { sharedMemoryAddon } from "../src/comm/sharedRegions.js";
 import { inputError } from "../src/errors.js";
+import { retainFreedMemory } from "../src/native/commAddon.js";
 import { installNativeRingArithmetic } from "../src/native/ringArithmetic.js";
 
 export type BenchArgs = Record<string, unknown>;
@@ -248,6 +249,7 @@ async function child(role: string): Promise<void> {
 
 async function ringChild(send: (m: ToParent) => void): Promise<void> {
   installNativeRingArithmetic();
+  retainFreedMemory(); // as a training worker does (src/worker/loop.ts)
   const transport = process.env[TRANSPORT_ENV] as Transport;
   const ring = await RingAllReduce.open({
     chunkBytes: CHUNK_BYTES,

@@ -5,6 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { loadNative, type NativeAddon } from "../src/native/addon.js";
+import { retainFreedMemory } from "../src/native/commAddon.js";
 import { registerNativeKernels } from "../src/native/register.js";
 
 /** tfjs on its cpu backend with the native kernels registered and `threads` OpenMP threads (as many as it took). */
@@ -12,6 +13,7 @@ export async function nativeCpuBackend(threads: number): Promise<{ addon: Native
   const addon = loadNative();
   if (!addon) throw new Error("native addon not built: node native/build.mjs");
   await tf.setBackend("cpu");
+  retainFreedMemory(); // as a training process does (src/native/backend.ts)
   registerNativeKernels(addon);
   return { addon, threads: addon.setNumThreads(threads) };
 }

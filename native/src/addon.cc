@@ -28,7 +28,6 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterAdd(env, exports);
   RegisterMul(env, exports);
   RegisterSum(env, exports);
-  RegisterMallocPolicy(env, exports);
   return exports;
 }
 

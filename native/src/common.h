@@ -31,6 +31,5 @@ void RegisterSlice(Napi::Env env, Napi::Object exports);
 void RegisterAdd(Napi::Env env, Napi::Object exports);
 void RegisterMul(Napi::Env env, Napi::Object exports);
 void RegisterSum(Napi::Env env, Napi::Object exports);
-void RegisterMallocPolicy(Napi::Env env, Napi::Object exports);
 
 }  // namespace voxring

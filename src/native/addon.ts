@@ -10,11 +10,6 @@ import { fileURLToPath } from "node:url";
  */
 export interface NativeAddon {
   dnnlVersion: string;
-  /**
-   * True when loading the addon told malloc to keep freed memory for reuse (native/src/MallocPolicy.cc): fresh
-   * activation-sized outputs otherwise pay a page fault per page. VOXRING_MALLOC_MMAP=1 turns it off.
-   */
-  retainsFreedMemory: boolean;
   /** Sets the OpenMP thread count; returns the count now in force. */
   setNumThreads(threads: number): number;
   /** out[b] = a[b] · b[b] for row-major m×k and k×n matrices. */

@@ -2,6 +2,7 @@ import { availableParallelism } from "node:os";
 import * as tf from "@tensorflow/tfjs";
 import { InputError, inputError } from "../errors.js";
 import { loadNative } from "./addon.js";
+import { retainFreedMemory } from "./commAddon.js";
 import { registerNativeKernels } from "./register.js";
 
 /**
@@ -81,6 +82,7 @@ async function useCpu(options: BackendOptions): Promise<BackendInfo> {
   const addon = loadNative(); // warns once and returns null without the addon
   if (!addon) return { name: "cpu", native: false, threads: 1, nativeKernels: [] };
   const threads = addon.setNumThreads(requested);
+  retainFreedMemory(); // the kernels' outputs are fresh activation-sized arrays at every step
   const nativeKernels = registerNativeKernels(addon);
   return { name: "cpu", native: nativeKernels.length > 0, threads, nativeKernels };
 }

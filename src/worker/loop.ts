@@ -18,6 +18,7 @@ import { InputError } from "../errors.js";
 import { readFlat, writeFlat } from "../model/paramLayout.js";
 import { createUNet, type UNet } from "../model/unet.js";
 import { initBackend } from "../native/backend.js";
+import { retainFreedMemory } from "../native/commAddon.js";
 import { installNativeRingArithmetic } from "../native/ringArithmetic.js";
 import type { WorkerLink } from "../protocol/link.js";
 import type { CoordinatorMessage, RunSpec, StateHeader } from "../protocol/messages.js";
@@ -143,6 +144,8 @@ async function openSession(ctx: RunContext, run: RunSpec, options: WorkerOptions
   const trainer = createTrainer(unet, { lr: config.lr, amp: config.amp });
   const data = await openTrainData(run);
   installNativeRingArithmetic();
+  // On every backend: the data plane's received frames are fresh 1 MiB blocks, freed after forwarding.
+  retainFreedMemory();
   const ring =
     ctx.worldSize === 1
       ? RingAllReduce.solo()

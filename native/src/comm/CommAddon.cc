@@ -7,6 +7,7 @@ namespace voxring::comm {
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterFp16(env, exports);
   RegisterSharedMemory(env, exports);
+  RegisterMallocPolicy(env, exports);
 #ifdef VOXRING_HAVE_ZMQ
   RegisterDataPlane(env, exports);
 #endif

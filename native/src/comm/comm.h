@@ -1,5 +1,6 @@
 // The comm addon (voxring_comm.node): what src/comm needs from native code and nothing else. No oneDNN, no
-// OpenMP, no malloc policy: loading it changes nothing about the process, so the GPU image loads it too.
+// OpenMP, and no malloc policy until the process asks for one (retainFreedMemory): loading it changes nothing
+// about the process, so the GPU image loads it too.
 #pragma once
 #include <napi.h>
 #include <cstdint>
@@ -19,5 +20,6 @@ inline float* F32(const Napi::Value& v) { return v.As<Napi::Float32Array>().Data
 void RegisterFp16(Napi::Env env, Napi::Object exports);
 void RegisterSharedMemory(Napi::Env env, Napi::Object exports);
 void RegisterDataPlane(Napi::Env env, Napi::Object exports);
+void RegisterMallocPolicy(Napi::Env env, Napi::Object exports);
 
 }  // namespace voxring::comm
