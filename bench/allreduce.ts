@@ -1,6 +1,6 @@
 /**
- * `orchestrate bench allreduce --workers 4 --mb 64 --iterations 5 --json [--amp] [--transport auto|ipc|tcp] [--copy]
- *   [--data-plane auto|js]`
+ * `orchestrate bench allreduce --workers 4 --mb 64 --iterations 5 --json [--amp] [--transport auto|ipc|tcp|netns]
+ *   [--rate 1gbit|none] [--copy] [--data-plane auto|js]`
  *
  * Bus bandwidth of the ring all-reduce between real processes on this host, next to the point-to-point
  * throughput of the socket transport (one PUSH → PULL stream between two processes, same frame size)
@@ -15,19 +15,34 @@
  * also be read against memory rather than sockets. nccl-tests convention: algbw = bytes / time per
  * all-reduce, busbw = algbw · 2(n − 1)/n.
  *
+ * --transport netns puts each rank on a host of its own (bench/netns.ts: a network namespace on a bridge,
+ * needs root), its link shaped with tc tbf to --rate both ways (none: unshaped), CURVE on every socket, the
+ * point-to-point stream from host 1 to host 0 too: what the ring makes of a real link. link_GBps is the
+ * shaped rate and busbw_over_link how much of it the ring uses (a TCP/IP payload fills about 95 % of an
+ * Ethernet link).
+ *
  * This file is also the child script: the parent forks it with VOXRING_BENCH_ALLREDUCE_CHILD set.
  */
-import { type ChildProcess, fork } from "node:child_process";
+import { type ChildProcess, fork, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as zmq from "zeromq";
 import { RingAllReduce } from "../src/comm/ring.js";
+import {
+  generateRunKeys,
+  type RunKeys,
+  runKeysFromEnv,
+  runKeysToEnv,
+  secureClient,
+  secureServer,
+} from "../src/comm/security.js";
 import { sharedMemoryAddon } from "../src/comm/sharedRegions.js";
 import { inputError } from "../src/errors.js";
 import { retainFreedMemory } from "../src/native/commAddon.js";
 import { installNativeRingArithmetic } from "../src/native/ringArithmetic.js";
+import { buildHosts, type NetHost } from "./netns.js";
 
 export type BenchArgs = Record<string, unknown>;
 
@@ -49,6 +64,12 @@ export interface AllReduceBenchResult {
   wire: string;
   /** the ranks all-reduced a plain array (--copy) rather than the ring's own buffer */
   copy: boolean;
+  /** --transport netns: the tc rate of each host's link ("none": unshaped) */
+  rate?: string;
+  /** that rate in GB/s (null: unshaped) */
+  link_GBps?: number | null;
+  /** busbw / link_GBps */
+  busbw_over_link?: number | null;
 }
 
 interface Job {
@@ -58,10 +79,15 @@ interface Job {
   transport: Transport;
   copy: boolean;
   dataPlane: "auto" | "js";
+  /** --transport netns: one namespace host per rank, and the run's CURVE keys */
+  hosts?: NetHost[];
+  keys?: RunKeys;
 }
 
 const CHILD_ENV = "VOXRING_BENCH_ALLREDUCE_CHILD";
 const TRANSPORT_ENV = "VOXRING_BENCH_ALLREDUCE_TRANSPORT";
+/** the address a child binds on (--transport netns: its host's) */
+const ADDRESS_ENV = "VOXRING_BENCH_ALLREDUCE_ADDRESS";
 const CHUNK_BYTES = 1 << 20;
 const MiB = 1 << 20;
 
@@ -86,12 +112,14 @@ type ToChild =
  * "auto": what the ring picks for ranks on one host (shared memory for fp32 payloads, Unix sockets for the
  * rest); "ipc": Unix sockets only; "tcp": loopback TCP only, for comparison.
  */
-type Transport = "auto" | "ipc" | "tcp";
+type Transport = "auto" | "ipc" | "tcp" | "netns";
 const TRANSPORT_LABEL: Record<Transport, string> = {
   auto: "shared memory + zeromq ipc://",
   ipc: "zeromq ipc://",
   tcp: "zeromq tcp://127.0.0.1",
+  netns: "zeromq tcp:// + CURVE between network-namespace hosts",
 };
+const RATE_UNITS: Record<string, number> = { "": 1, k: 1e3, m: 1e6, g: 1e9 };
 
 export async function run(args: BenchArgs): Promise<AllReduceBenchResult> {
   const workers = positiveInteger(args.workers, "--workers");
@@ -102,18 +130,49 @@ export async function run(args: BenchArgs): Promise<AllReduceBenchResult> {
   const bytes = Math.max(4, Math.floor((mb * MiB) / 4) * 4);
   const transport = (args.transport ?? "auto") as Transport;
   if (!(transport in TRANSPORT_LABEL))
-    throw inputError("--transport", `expected auto, ipc or tcp, got ${String(transport)}`);
+    throw inputError("--transport", `expected auto, ipc, tcp or netns, got ${String(transport)}`);
+  const rate = transport === "netns" ? String(args.rate ?? "1gbit") : undefined;
+  const rateMatch = rate === undefined ? null : /^(\d+(?:\.\d+)?)([kmg]?)bit$/.exec(rate);
+  if (rate !== undefined && rate !== "none" && !rateMatch)
+    throw inputError("--rate", `expected a tc rate such as 1gbit, or none, got ${rate}`);
+  if (transport === "netns" && workers < 2) throw inputError("--workers", "--transport netns needs 2 or more");
+  if (transport === "netns" && process.getuid?.() !== 0)
+    throw inputError("--transport", "netns needs root to build network namespaces (ip netns, tc)");
   const amp = args.amp === true;
   const copy = args.copy === true;
   const dataPlane = (args.dataPlane ?? "auto") as Job["dataPlane"];
   if (dataPlane !== "auto" && dataPlane !== "js")
     throw inputError("--data-plane", `expected auto or js, got ${String(dataPlane)}`);
-  const job = { bytes, iterations, amp, transport, copy, dataPlane };
+  const job: Job = { bytes, iterations, amp, transport, copy, dataPlane };
 
-  const ring = workers === 1 ? { seconds: 0, dataPlane: "none" } : await timeRing(workers, job);
+  const net =
+    transport === "netns"
+      ? buildHosts({
+          prefix: `vab${process.pid % 100}`,
+          count: workers,
+          subnet: "10.216.9",
+          rate: rateMatch ? rate : undefined,
+        })
+      : undefined;
+  const onSignal = () => {
+    net?.remove();
+    process.exit(130);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  let ring: { seconds: number; dataPlane: string };
+  let p2pSeconds: number;
+  try {
+    if (net) Object.assign(job, { hosts: net.hosts, keys: generateRunKeys() });
+    ring = workers === 1 ? { seconds: 0, dataPlane: "none" } : await timeRing(workers, job);
+    // fp16 halves the bytes on the wire: the point-to-point reference streams the same bytes per frame.
+    p2pSeconds = await timeP2p(job);
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    net?.remove();
+  }
   const ringSeconds = ring.seconds;
-  // fp16 halves the bytes on the wire: the point-to-point reference streams the same bytes per frame.
-  const p2pSeconds = await timeP2p(job);
   installNativeRingArithmetic(); // the shared-memory copy below maps through the comm addon
   const shmCopy = timeSharedCopy(job);
   const algbw = ringSeconds > 0 ? bytes / ringSeconds / 1e9 : Number.POSITIVE_INFINITY;
@@ -135,7 +194,15 @@ export async function run(args: BenchArgs): Promise<AllReduceBenchResult> {
     // Through shared memory there is no wire: --amp rounds the float32 result to fp16 once.
     wire: amp ? (transport === "auto" ? "fp16 (result rounded)" : "fp16") : "fp32",
     copy,
+    ...(rate === undefined ? {} : linkFigures(rate, rateMatch, busbw, amp)),
   };
+}
+
+/** The shaped rate in GB/s and the share of it busbw takes (per byte on the wire: fp16 moves half). */
+function linkFigures(rate: string, match: RegExpExecArray | null, busbw: number, amp: boolean) {
+  if (!match) return { rate, link_GBps: null, busbw_over_link: null };
+  const link = (Number(match[1]) * RATE_UNITS[match[2]]) / 8 / 1e9;
+  return { rate, link_GBps: round(link, 4), busbw_over_link: round((amp ? busbw / 2 : busbw) / link) };
 }
 
 /** Seconds per all-reduce (the slowest rank's mean over the timed iterations) and who moved the frames. */
@@ -177,16 +244,21 @@ async function runChildren(count: number, role: "ring" | "p2p", job: Job) {
   const children: ChildProcess[] = [];
   try {
     for (let i = 0; i < count; i++) {
+      const env = {
+        ...process.env,
+        [CHILD_ENV]: role,
+        [TRANSPORT_ENV]: job.transport,
+        ...(job.dataPlane === "js" ? { VOXRING_COMM_DATA_PLANE: "js" } : {}),
+        ...(job.keys ? runKeysToEnv(job.keys) : {}),
+        ...(job.hosts ? { [ADDRESS_ENV]: job.hosts[i].addr } : {}),
+      };
+      const stdio = ["ignore", "inherit", "inherit", "ipc"] as const;
+      // `ip netns exec` runs node in the host's namespace with the IPC channel's descriptor inherited.
+      const host = job.hosts?.[i];
       children.push(
-        fork(self, [], {
-          env: {
-            ...process.env,
-            [CHILD_ENV]: role,
-            [TRANSPORT_ENV]: job.transport,
-            ...(job.dataPlane === "js" ? { VOXRING_COMM_DATA_PLANE: "js" } : {}),
-          },
-          stdio: ["ignore", "inherit", "inherit", "ipc"],
-        }),
+        host
+          ? spawn("ip", ["netns", "exec", host.ns, process.execPath, self], { env, stdio: [...stdio] })
+          : fork(self, [], { env, stdio: [...stdio] }),
       );
     }
     const endpoints = await Promise.all(
@@ -199,7 +271,9 @@ async function runChildren(count: number, role: "ring" | "p2p", job: Job) {
       done[0] = done[0].then(async (m) => {
         if (!("warm" in m)) throw new Error("bench allreduce: p2p receiver did not warm up");
         children[1].send({ go: true } satisfies ToChild);
-        return nextMessage(children[0]);
+        const received = await nextMessage(children[0]);
+        children[1].send({ go: true } satisfies ToChild); // everything arrived: the sender may close
+        return received;
       });
     }
     children.forEach((c, rank) => {
@@ -253,7 +327,9 @@ async function ringChild(send: (m: ToParent) => void): Promise<void> {
   const transport = process.env[TRANSPORT_ENV] as Transport;
   const ring = await RingAllReduce.open({
     chunkBytes: CHUNK_BYTES,
-    transport: transport === "tcp" ? "as-given" : "auto",
+    bind: `tcp://${process.env[ADDRESS_ENV] ?? "127.0.0.1"}:0`,
+    keys: runKeysFromEnv(),
+    transport: transport === "tcp" || transport === "netns" ? "as-given" : "auto",
     sharedMemory: transport === "auto",
   });
   send({ endpoint: ring.endpoint });
@@ -284,9 +360,12 @@ async function ringChild(send: (m: ToParent) => void): Promise<void> {
  * frames, half the bytes.
  */
 async function p2pChild(send: (m: ToParent) => void): Promise<void> {
-  const pull = new zmq.Pull({ receiveHighWaterMark: 64, linger: 0 });
-  const ipcDir = process.env[TRANSPORT_ENV] !== "tcp" ? mkdtempSync(join(tmpdir(), "voxring-p2p-")) : undefined;
-  await pull.bind(ipcDir ? `ipc://${join(ipcDir, "recv")}` : "tcp://127.0.0.1:*");
+  const transport = process.env[TRANSPORT_ENV] as Transport;
+  const keys = runKeysFromEnv();
+  const pull = new zmq.Pull({ receiveHighWaterMark: 64, linger: 0, maxMessageSize: CHUNK_BYTES + (1 << 16) });
+  secureServer(pull, keys);
+  const ipcDir = transport === "auto" || transport === "ipc" ? mkdtempSync(join(tmpdir(), "voxring-p2p-")) : undefined;
+  await pull.bind(ipcDir ? `ipc://${join(ipcDir, "recv")}` : `tcp://${process.env[ADDRESS_ENV] ?? "127.0.0.1"}:*`);
   send({ endpoint: pull.lastEndpoint as string });
   const job = (await receiveJob()) as Extract<ToChild, { rank: number }>;
   // A ring frame holds CHUNK_BYTES / 4 elements, i.e. half the bytes in fp16.
@@ -296,6 +375,7 @@ async function p2pChild(send: (m: ToParent) => void): Promise<void> {
   const frames = Math.ceil(job.bytes / frameBytes);
   if (job.rank === 1) {
     const push = new zmq.Push({ sendHighWaterMark: 64, linger: 10_000 });
+    secureClient(push, keys);
     push.connect(job.next);
     const payload = Buffer.alloc(frameBytes, 1);
     const header = Buffer.alloc(24);
@@ -306,8 +386,9 @@ async function p2pChild(send: (m: ToParent) => void): Promise<void> {
     await round();
     await new Promise((resolve) => process.once("message", resolve));
     for (let i = 0; i < job.iterations; i++) await round();
+    await new Promise((resolve) => process.once("message", resolve)); // the receiver has it all
     send({ seconds: 0, check: 0 });
-    push.close(); // lingers until the receiver has everything
+    push.close();
   } else {
     for (let f = 0; f < frames; f++) await pull.receive(); // warm-up round
     send({ warm: true });

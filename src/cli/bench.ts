@@ -27,9 +27,11 @@ export const benchCommand = defineCommand({
       describe: "allreduce, scaling: half floats on the wire (fp16), reduced in fp32",
     },
     transport: {
-      choices: ["auto", "ipc", "tcp"] as const,
+      choices: ["auto", "ipc", "tcp", "netns"] as const,
       default: "auto" as const,
-      describe: "allreduce: auto (shared memory + Unix sockets on one host), ipc (sockets only) or loopback tcp",
+      describe:
+        "allreduce: auto (shared memory + Unix sockets on one host), ipc (sockets only), loopback tcp, or netns " +
+        "(each rank on a network-namespace host of its own, links shaped to --rate, CURVE; needs root)",
     },
     "data-plane": {
       choices: ["auto", "js"] as const,
@@ -43,7 +45,12 @@ export const benchCommand = defineCommand({
     },
     data: { type: "string", describe: "data: Decathlon task directory to load" },
     hosts: { type: "number", default: 4, describe: "scaling: network-namespace hosts (needs root)" },
-    rate: { type: "string", default: "1gbit", describe: "scaling: tc tbf rate of each host's link, both ways" },
+    rate: {
+      type: "string",
+      default: "1gbit",
+      describe:
+        "scaling, allreduce --transport netns: tc tbf rate of each host's link, both ways (allreduce: none = unshaped)",
+    },
     warmup: { type: "number", default: 2, describe: "scaling: untimed steps first" },
     "bucket-mb": { type: "number", describe: "scaling: passed to train as --bucket-mb" },
     anchor: { type: "boolean", default: false, describe: "scaling: also run PyTorch DDP (gloo) on the same hosts" },
@@ -57,6 +64,7 @@ export const benchCommand = defineCommand({
     ["orchestrate bench step --json --batch 2 --patch 96 96 32 --threads 2", "the bench U-Net's training step"],
     ["orchestrate bench allreduce --workers 4 --mb 64 --json", "busbw of the ZeroMQ ring"],
     ["orchestrate bench allreduce --transport tcp --data-plane js --json", "the JavaScript data plane, for comparison"],
+    ["orchestrate bench allreduce --workers 2 --transport netns --rate 1gbit --json", "the ring on a shaped link"],
     ["orchestrate bench data --data Task05_Prostate --json", "cases per second, load + resample + z-score"],
     ["orchestrate bench scaling --hosts 4 --rate 1gbit --steps 8 --anchor --json", "voxring vs DDP across hosts"],
   ],

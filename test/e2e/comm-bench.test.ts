@@ -50,6 +50,47 @@ describe("orchestrate bench allreduce", () => {
     });
   }
 
+  // Each rank on a network-namespace host of its own, links shaped with tc tbf, CURVE on: the figures say how
+  // much of the link the ring used, and the namespaces are gone afterwards.
+  it("runs the ring between 3 namespace hosts on shaped links and reports its share of the link", () => {
+    const run = benchAllReduce(
+      "--workers",
+      "3",
+      "--mb",
+      "4",
+      "--iterations",
+      "2",
+      "--transport",
+      "netns",
+      "--rate",
+      "500mbit",
+      "--json",
+    );
+    expect(run.stderr).toBe("");
+    expect(run.status).toBe(0);
+    const result = JSON.parse(run.stdout.trim());
+    expect(result).toMatchObject({ workers: 3, rate: "500mbit", link_GBps: 0.0625, data_plane: "native" });
+    expect(result.transport).toMatch(/CURVE/);
+    // The shaper is the bottleneck: the ring and the stream can use at most the link.
+    expect(result.p2p_GBps).toBeLessThanOrEqual(0.0625 * 1.05);
+    expect(result.busbw_over_link).toBeGreaterThan(0);
+    expect(result.busbw_over_link).toBeLessThanOrEqual(1.05);
+    expect(spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout).not.toMatch(/vab\d+-h/);
+  });
+
+  it.each([
+    [
+      ["--transport", "netns", "--rate", "fast"],
+      /^orchestrate: --rate: expected a tc rate such as 1gbit, or none, got fast$/,
+    ],
+    [["--transport", "netns", "--workers", "1"], /^orchestrate: --workers: --transport netns needs 2 or more$/],
+  ])("refuses %o before building anything", (args, message) => {
+    const run = benchAllReduce(...args);
+    expect(run.status).toBe(2);
+    expect(run.stderr.trim()).toMatch(message);
+    expect(run.stdout).toBe("");
+  });
+
   it("refuses a bad --workers with one line on stderr and status 2", () => {
     const run = benchAllReduce("--workers", "0", "--json");
     expect(run.status).toBe(2);
