@@ -41,7 +41,9 @@ export interface DataPlaneOptions {
 export interface DataPlaneResult {
   bytesSent: number;
   bytesReceived: number;
-  /** lines for the ring's log (frames of another generation dropped) */
+  /** foreign frames dropped (not ring frames, or of another generation) */
+  droppedFrames: number;
+  /** lines for the ring's log: the first few of those frames */
   log: string[];
 }
 

@@ -19,6 +19,8 @@ export class NativeStreamRing implements RingStream {
   rank = 0;
   worldSize = 1;
   readonly dataPlane = "native";
+  /** DataPlane.cc runs collectives one at a time in the order they were posted */
+  readonly queuesAtCall = true;
   readonly stats = { bytesSent: 0, bytesReceived: 0, droppedFrames: 0 };
   private broken?: Error;
   /** collectives started, numbered as the JavaScript ring numbers them (for stall reports) */
@@ -122,8 +124,7 @@ export class NativeStreamRing implements RingStream {
     }
     this.stats.bytesSent += result.bytesSent;
     this.stats.bytesReceived += result.bytesReceived;
-    // The data plane's log lines are the frames of other generations it dropped, one each.
-    this.stats.droppedFrames += result.log.length;
+    this.stats.droppedFrames += result.droppedFrames;
     for (const line of result.log) this.log(line);
   }
 }

@@ -18,7 +18,9 @@ import type { AllReduceTransport, RingStream } from "./transport.js";
  * kernels carry it, else JavaScript (streamRing.ts); both put the same frames on the wire and reduce in the
  * same order, so ranks need not agree on it and get bitwise the same results either way. Collectives
  * run one at a time in call order, so a caller that starts the next one before awaiting the last gets the
- * same numbering on every rank instead of interleaved frames.
+ * same numbering on every rank instead of interleaved frames. On the native data plane a collective is
+ * handed to its thread at the call itself (its queue keeps call order), so one started from inside a
+ * synchronous backward pass moves while backward goes on; elsewhere it starts once the caller yields.
  */
 export interface RingOpenOptions extends StreamRingOptions {
   /**
@@ -57,6 +59,8 @@ export class RingAllReduce {
   private readonly transports: AllReduceTransport[];
   private scratch?: Float32Array;
   private pending: Promise<unknown> = Promise.resolve();
+  /** collectives waiting in or running from the chain of `pending` */
+  private chained = 0;
 
   private constructor(
     private readonly stream: RingStream,
@@ -138,6 +142,7 @@ export class RingAllReduce {
   /** Sums (or averages) `data` across all ranks, in place. Every rank must call it with the same length. */
   allReduce(data: Float32Array, { average, fp16 = false }: AllReduceOptions): Promise<void> {
     if (this.worldSize === 1) return Promise.resolve();
+    if (this.handsOverAtCall()) return this.handOver(this.stream.allReduce(data, average, fp16));
     return this.serialized(async () => {
       for (const transport of this.transports) {
         if (await transport.enabled(data.length)) return transport.allReduce(data, average, fp16);
@@ -151,6 +156,7 @@ export class RingAllReduce {
     if (!Number.isInteger(root) || root < 0 || root >= this.worldSize) {
       return Promise.reject(new RangeError(`broadcast: bad root ${root}`));
     }
+    if (this.handsOverAtCall()) return this.handOver(this.stream.broadcast(data, root));
     return this.serialized(() => this.stream.broadcast(data, root));
   }
 
@@ -164,8 +170,25 @@ export class RingAllReduce {
     this.stream.close();
   }
 
+  /**
+   * Whether the next collective can go straight to the stream: its data plane queues collectives in call
+   * order, nothing waits in the chain ahead of it (it would overtake), and shared memory, whose collectives
+   * run barriers of their own on the stream, is ruled out.
+   */
+  private handsOverAtCall(): boolean {
+    return this.stream.queuesAtCall && this.chained === 0 && (this.shared === undefined || this.shared.inUse === false);
+  }
+
+  private handOver(done: Promise<void>): Promise<void> {
+    this.pending = done.catch(() => {});
+    return done;
+  }
+
   private serialized(run: () => Promise<void>): Promise<void> {
-    const done = this.pending.then(run);
+    this.chained++;
+    const done = this.pending.then(run).finally(() => {
+      this.chained--;
+    });
     this.pending = done.catch(() => {});
     return done;
   }

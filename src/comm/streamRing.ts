@@ -48,6 +48,8 @@ export interface StreamRingOptions {
 
 /** Room above a payload for what the socket layer adds before its size check (CURVE: about 40 bytes). */
 const FRAME_SLACK_BYTES = 64 << 10;
+/** Log lines per collective for dropped foreign frames (DataPlane.cc has the same bound). */
+const MAX_DROP_LINES = 5;
 
 /** Environment variable by which a coordinator hands its local workers the run's folder (ipcParent). */
 export const RING_DIR_ENV = "VOXRING_RING_DIR";
@@ -71,6 +73,8 @@ export class StreamRing implements RingStream {
   rank = 0;
   worldSize = 1;
   readonly dataPlane = "js";
+  /** its collectives run on the JavaScript thread: RingAllReduce starts each once the last has finished */
+  readonly queuesAtCall = false;
   /** bytes of payload sent and received since open, for the allreduce_bytes metric */
   /** droppedFrames: frames that were not a ring frame at all (wrong frame count, no header), dropped. */
   readonly stats = { bytesSent: 0, bytesReceived: 0, droppedFrames: 0 };
@@ -276,6 +280,7 @@ export class StreamRing implements RingStream {
       ]);
     };
     const seen = new Set<number>();
+    let dropped = 0;
     const elemBytes = wire === WireType.f16 ? 2 : 4;
     const steps = kind === FrameKind.allReduce ? 2 * (plan.worldSize - 1) : 1;
     const perStep = new Array<number>(steps).fill(0);
@@ -291,8 +296,10 @@ export class StreamRing implements RingStream {
         const foreign =
           typeof h === "string" ? h : h.generation !== this.generation ? `generation ${h.generation}` : null;
         if (foreign !== null) {
+          // A flood of them gets a few lines per collective; the count has them all.
+          if (dropped++ < MAX_DROP_LINES)
+            this.log(`ring: dropped a foreign frame (${foreign}; this ring is generation ${this.generation})`);
           this.stats.droppedFrames++;
-          this.log(`ring: dropped a foreign frame (${foreign}; this ring is generation ${this.generation})`);
           continue;
         }
         const problem = this.check(

@@ -23,6 +23,11 @@ export interface RingStream {
   readonly endpoint: string;
   /** "js" or "native": who moves the frames */
   readonly dataPlane: "js" | "native";
+  /**
+   * Collectives called before the last has finished are queued, in call order, by the data plane itself
+   * (the native one's thread), so a caller may hand them over at once rather than one after the other.
+   */
+  readonly queuesAtCall: boolean;
   /** bytes of payload sent and received since open (the allreduce_bytes metric), foreign frames dropped */
   readonly stats: { bytesSent: number; bytesReceived: number; droppedFrames: number };
   join(rank: number, worldSize: number, next: string | undefined): Promise<void>;

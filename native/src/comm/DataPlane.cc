@@ -31,6 +31,8 @@ constexpr size_t kHeaderBytes = 24;
 // CURVE counts its own overhead against ZMQ_MAXMSGSIZE: a limit of exactly one chunk drops the connection
 // the moment a full chunk arrives. Headroom far above the box overhead, far below anything dangerous.
 constexpr int64_t kMaxMessageSlack = 1 << 16;
+// A peer that floods the receiver with foreign frames gets this many log lines per collective, then a count.
+constexpr size_t kMaxDropLines = 5;
 enum Kind : uint8_t { kAllReduce = 1, kBroadcast = 2, kAck = 3 };
 enum Wire : uint8_t { kF32 = 1, kF16 = 2 };
 
@@ -111,8 +113,8 @@ struct Job {
   int root;
   int timeoutMs;
   std::string error;
-  std::vector<std::string> log;
-  double bytesSent = 0, bytesReceived = 0;
+  std::vector<std::string> log;  // the first kMaxDropLines frames dropped, a line each
+  double bytesSent = 0, bytesReceived = 0, droppedFrames = 0;
   Napi::Promise::Deferred deferred;
   Napi::Reference<Napi::Value> keep;  // the caller's array stays alive while the thread writes into it
   std::shared_ptr<Plane> plane;
@@ -311,20 +313,24 @@ class Collective {
     return result;
   }
 
+  // Not a ring frame at all, or one of another generation: foreign (a stale peer; with CURVE no outsider gets
+  // a frame in), so dropped and counted, as streamRing.ts does. A ring frame of this generation that
+  // disagrees is a real rank out of step: that stays fatal.
   int Accept(zmq_msg_t& headerMsg, zmq_msg_t& payload, int parts, std::string& error) {
-    if (parts != 2) {
-      error = "ring: message of " + std::to_string(parts) + " frames from rank " + std::to_string(Prev());
-      return -1;
-    }
     Header h{};
     std::string why;
-    const bool decoded = DecodeHeader(static_cast<const uint8_t*>(zmq_msg_data(&headerMsg)), zmq_msg_size(&headerMsg), h, why);
-    if (decoded && h.generation != p_.generation) {
-      job_.log.push_back("ring: dropped a frame of generation " + std::to_string(h.generation) + " (this ring is " +
-                         std::to_string(p_.generation) + ")");
+    std::string foreign;
+    if (parts != 2) foreign = "a message of " + std::to_string(parts) + " frames";
+    else if (!DecodeHeader(static_cast<const uint8_t*>(zmq_msg_data(&headerMsg)), zmq_msg_size(&headerMsg), h, why))
+      foreign = why;
+    else if (h.generation != p_.generation) foreign = "generation " + std::to_string(h.generation);
+    if (!foreign.empty()) {
+      if (job_.droppedFrames++ < kMaxDropLines)
+        job_.log.push_back("ring: dropped a foreign frame (" + foreign + "; this ring is generation " +
+                           std::to_string(p_.generation) + ")");
       return 1;  // not counted: the loop goes on waiting for this generation's frames
     }
-    if (decoded) why = Check(h, zmq_msg_size(&payload));
+    why = Check(h, zmq_msg_size(&payload));
     if (!why.empty()) {
       error = "ring: rejected a frame from rank " + std::to_string(Prev()) + ": " + why;
       return -1;
@@ -464,6 +470,7 @@ void Settle(Napi::Env env, Napi::Function, Plane* plane, Job* job) {
       Napi::Object result = Napi::Object::New(env);
       result.Set("bytesSent", job->bytesSent);
       result.Set("bytesReceived", job->bytesReceived);
+      result.Set("droppedFrames", job->droppedFrames);
       Napi::Array log = Napi::Array::New(env, job->log.size());
       for (size_t i = 0; i < job->log.size(); i++) log.Set(static_cast<uint32_t>(i), job->log[i]);
       result.Set("log", log);
