@@ -113,7 +113,12 @@ export class ControlServer<S extends z.ZodType, Send extends object = object> ex
     // mandatory: a send to a worker that is gone fails instead of vanishing silently
     const socket = new zmq.Router({ ...socketOptions(options), mandatory: true });
     secureServer(socket, options.keys);
-    await socket.bind(endpoint.replace(/:0$/, ":*"));
+    try {
+      await socket.bind(endpoint.replace(/:0$/, ":*"));
+    } catch (error) {
+      socket.close();
+      throw error;
+    }
     return new ControlServer<S, Send>(socket, socket.lastEndpoint ?? endpoint, options);
   }
 

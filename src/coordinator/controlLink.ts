@@ -1,5 +1,6 @@
 import { ControlServer } from "../comm/control.js";
 import type { RunKeys } from "../comm/security.js";
+import { inputError } from "../errors.js";
 import { type CoordinatorLink, withByteLengths } from "../protocol/link.js";
 import { type CoordinatorMessage, workerMessageSchema } from "../protocol/messages.js";
 
@@ -17,7 +18,15 @@ export async function openCoordinatorLink(options: {
   const server = await ControlServer.listen<typeof workerMessageSchema, CoordinatorMessage>(
     `tcp://${host}:${options.port}`,
     { keys: options.keys, schema: workerMessageSchema },
-  );
+  ).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === "EADDRINUSE")
+      throw inputError(
+        "--port",
+        `port ${options.port} on ${options.bind} is already in use (choose another, or 0 for any)`,
+      );
+    if (error.code === "EADDRNOTAVAIL") throw inputError("--bind", `${options.bind} is not an address of this host`);
+    throw error;
+  });
   let handler: Parameters<CoordinatorLink["onMessage"]>[0] = () => {};
   void (async () => {
     for await (const { from, message, frames } of server) handler(from, message, frames);

@@ -107,7 +107,11 @@ export async function runTraining(config: TrainConfig, options: { resume: string
   // run, on loopback too: another user of this host must not join, forge or disturb it. Local workers get
   // the keys by environment; remote ones from RUN/run.keys (0600) or the same variables.
   const keys: RunKeys = generateRunKeys();
-  const link = await openCoordinatorLink({ bind: config.bind, port: config.port, keys });
+  const link = await openCoordinatorLink({ bind: config.bind, port: config.port, keys }).catch(async (error) => {
+    await server.close({ finalScrape: false }); // a port taken: leave as if never started
+    await validator.close();
+    throw error;
+  });
   log(`coordinator listening on ${link.endpoint}`);
 
   // ---- the run directory, locked and written only now: a start refused above (bad input, a port taken)

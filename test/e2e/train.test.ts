@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
 import { join } from "node:path";
 import { PNG } from "pngjs";
 import { describe, expect, it } from "vitest";
@@ -68,6 +69,28 @@ describe("bad input", () => {
     expect(result.code).toBe(2);
     expect(result.stderr.trim().split("\n")).toHaveLength(1);
     expect(result.stderr).toMatch(message);
+  });
+
+  it("a control --port that is taken: exit 2 naming the option, no stack trace, no run directory", async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    const port = (taken.address() as AddressInfo).port;
+    const out = tempRun("porttaken");
+    try {
+      const result = await run(["--preset", "smoke", "--metrics-port", "0", "--port", String(port), "--out", out]);
+      expect(result.code).toBe(2);
+      const errors = result.stderr
+        .trim()
+        .split("\n")
+        .filter((line) => line.startsWith("orchestrate:"));
+      expect(errors).toEqual([
+        `orchestrate: --port: port ${port} on 127.0.0.1 is already in use (choose another, or 0 for any)`,
+      ]);
+      expect(result.stderr).not.toMatch(/^\s+at /m);
+      expect(fileExists(out)).toBe(false);
+    } finally {
+      taken.close();
+    }
   });
 
   it("a bad --config names the file and the key", async () => {
