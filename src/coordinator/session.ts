@@ -125,6 +125,11 @@ export async function runSession(input: SessionInput): Promise<SessionOutcome> {
   let lastTick = Date.now();
   const stepClock = input.stepClock ?? new StepClock();
   const bound = () => collectiveBoundSeconds(config.collectiveTimeout, stepClock.median());
+  let boundSent = 0; // the bound the ranks hold (the last plan's or bound message's)
+  const boundToSend = () => {
+    boundSent = bound();
+    return boundSent;
+  };
   // The coordinator's own watch while steps are planned: when the last step message came, and which ranks
   // reached which step (null outside a plan).
   let progress: { at: number; base: number; end: number; reached: Map<number, number> } | null = null;
@@ -299,7 +304,7 @@ export async function runSession(input: SessionInput): Promise<SessionOutcome> {
         toStep: stepsPerEpoch,
         globalStep,
         snapshot,
-        collectiveTimeoutSeconds: bound(),
+        collectiveTimeoutSeconds: boundToSend(),
       });
       const reached = new Map<number, number>();
       progress = { at: Date.now(), base: globalStep, end: endStep, reached };
@@ -317,6 +322,7 @@ export async function runSession(input: SessionInput): Promise<SessionOutcome> {
         if (m.type === "step") {
           longestStep = Math.max(longestStep, m.seconds);
           stepClock.add(m.seconds);
+          if (bound() !== boundSent) void broadcast({ type: "bound", collectiveTimeoutSeconds: boundToSend() });
           if (progress) progress.at = Date.now();
           reached.set(m.rank, m.globalStep);
           hooks.onStep(m);
@@ -340,7 +346,7 @@ export async function runSession(input: SessionInput): Promise<SessionOutcome> {
           toStep: stepsPerEpoch,
           globalStep: endStep,
           snapshot: true,
-          collectiveTimeoutSeconds: bound(),
+          collectiveTimeoutSeconds: boundToSend(),
         });
         await until("waiting for the final snapshot", 600_000, (e) => {
           if (e.kind === "message" && e.message.type === "state")

@@ -3,7 +3,8 @@
  * for a bounded time ends the generation. Two watchers share one bound:
  *
  *   - every worker's ring: no frame from the previous rank for the bound → a `failed` message with `stall`
- *     (the bound travels in each plan; worker/loop.ts applies it to the ring's progress timer);
+ *     (the bound travels in each plan, and in a `bound` message when the measured step time moves it
+ *     mid-plan; worker/loop.ts applies it to the ring's progress timer);
  *   - the coordinator: no step message from any rank for twice the bound while heartbeats still arrive (a
  *     rank stuck where the ring cannot see it) → the session ends naming the ranks that have not reported.
  *

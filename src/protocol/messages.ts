@@ -130,6 +130,9 @@ export const coordinatorMessageSchema = z.discriminatedUnion("type", [
     /** a collective that receives nothing for this long fails (the ring's progress timer) */
     collectiveTimeoutSeconds: z.number().positive().max(86_400),
   }),
+  /** the stall bound from now on: sent when the measured step time moves it, so a plan's first bound
+   * (600 s before any step was timed) does not last a whole epoch */
+  z.object({ type: z.literal("bound"), collectiveTimeoutSeconds: z.number().positive().max(86_400) }),
   z.object({ type: z.literal("stop") }),
   /** rejoin: the run goes on (a restart); an agent (`orchestrate worker`) should start a fresh worker. */
   z.object({ type: z.literal("exit"), rejoin: z.boolean() }),

@@ -81,6 +81,8 @@ export async function runWorker(link: WorkerLink, options: WorkerOptions): Promi
     stopRequested = true;
   };
   inbox.onExit = (rejoin) => options.onExitRequested?.(rejoin);
+  // Applies from the next collective on (the one under way keeps the bound it started with).
+  inbox.onBound = (seconds) => session?.ring.setProgressTimeout(Math.round(seconds * 1000));
   await link.send({ type: "hello", host: hostname(), pid: process.pid, localIndex: options.localIndex });
 
   const assign = await inbox.expect("assign");
@@ -267,6 +269,7 @@ class Inbox {
   private failure: Error | null = null;
   onStop: () => void = () => {};
   onExit: (rejoin: boolean) => void = () => {};
+  onBound: (seconds: number) => void = () => {};
 
   constructor(link: WorkerLink) {
     void (async () => {
@@ -276,6 +279,10 @@ class Inbox {
           if (incoming.message.type === "heartbeat") continue;
           if (incoming.message.type === "stop") {
             this.onStop();
+            continue;
+          }
+          if (incoming.message.type === "bound") {
+            this.onBound(incoming.message.collectiveTimeoutSeconds);
             continue;
           }
           if (incoming.message.type === "exit") this.onExit(incoming.message.rejoin);

@@ -141,6 +141,23 @@ describe("stalls and lost coordinators across hosts", () => {
     expect(e.at(-1)).toMatchObject({ type: "end", status: "completed", step: 12 });
   }, 300_000);
 
+  // No --collective-timeout: the first plan carries the bound for an untimed step (600 s), and the measured
+  // steps bring it down to the floor mid-epoch, so a stall in the first epoch is caught at 60 s.
+  it("a stall in the first epoch is judged by the bound the first steps measured, not the first plan's", async () => {
+    const run = await multihostRun("firstbound", 21030, net.hosts.slice(1, 2), [
+      ...small,
+      ...["--epochs", "1", "--steps-per-epoch", "100000", "--val-every", "1000", "--max-restarts", "0"],
+      ...["--heartbeat-seconds", "600"],
+    ]);
+    await waitForEvents(run.out, (e) => e.filter((x) => x.type === "step").length >= 3, 120_000);
+    const [local] = workerPids(run.coordinator.child.pid as number);
+    process.kill(local, "SIGSTOP");
+    const code = await run.coordinator.done;
+    const log = run.coordinator.stderr();
+    expect(code, log.slice(-3000)).toBe(1);
+    expect(log).toMatch(/rank 0 stalled: rank 1 had no frame from rank 0 for 60 s in all-reduce #\d+/);
+  }, 300_000);
+
   it("a remote worker whose coordinator was SIGKILLed leaves within its window, and so does its agent", async () => {
     const run = await multihostRun(
       "lost",

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { runSession, type SessionInput, StopSignal, type WorkerPool } from "../../../src/coordinator/session.js";
+import { BOUND_FLOOR_SECONDS, FIRST_STEP_BOUND_SECONDS } from "../../../src/coordinator/stallWatch.js";
 import type { WorkerExit, WorkerSpawnOptions } from "../../../src/coordinator/supervisor.js";
 import type { CoordinatorLink, PeerId } from "../../../src/protocol/link.js";
 import type { CoordinatorMessage, RunSpec, StateHeader, WorkerMessage } from "../../../src/protocol/messages.js";
@@ -287,6 +288,22 @@ describe("runSession", () => {
     const plans = sim.sent.filter((s) => s.message.type === "plan").map((s) => s.message);
     expect(plans.length).toBeGreaterThan(0);
     expect(plans.every((p) => p.type === "plan" && p.collectiveTimeoutSeconds === 5)).toBe(true);
+  });
+
+  it("the first plan's bound (no step timed yet) gives way to the measured one at the first step, once per rank", async () => {
+    const sim = simulate();
+    const { session } = input({ collectiveTimeout: null }, sim);
+    expect(await runSession(session)).toEqual({ kind: "completed", globalStep: 6 });
+    const plans = sim.sent.filter((s) => s.message.type === "plan").map((s) => s.message);
+    const bounds = sim.sent.filter((s) => s.message.type === "bound");
+    expect(plans[0]).toMatchObject({ collectiveTimeoutSeconds: FIRST_STEP_BOUND_SECONDS });
+    // Steps of 0.01 s: the floor. Told to each rank once, mid-plan, and carried by every later plan.
+    expect(bounds.map((b) => [b.peer, b.message])).toEqual(
+      ["peer0", "peer1"].map((peer) => [peer, { type: "bound", collectiveTimeoutSeconds: BOUND_FLOOR_SECONDS }]),
+    );
+    expect(plans.slice(2).every((p) => p.type === "plan" && p.collectiveTimeoutSeconds === BOUND_FLOOR_SECONDS)).toBe(
+      true,
+    );
   });
 
   it("with heartbeats still coming, no step for twice the bound ends the session naming the late ranks", async () => {
