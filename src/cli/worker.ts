@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { readRunKeys, requireKeysFor, runKeysFromEnv } from "../comm/security.js";
 import { cliPath } from "../coordinator/supervisor.js";
 import { EXIT_INPUT_ERROR, inputError } from "../errors.js";
@@ -18,7 +19,9 @@ export const workerCommand = defineCommand({
     "coordinator-timeout": {
       type: "number",
       default: 30,
-      describe: "Leave after this many seconds without a word from the coordinator (it sends one a second)",
+      describe:
+        "Leave after this many seconds without a word from the coordinator (it sends one a second); a worker " +
+        "stopped (SIGSTOP) this long is ended and replaced",
     },
     "local-index": { type: "number", hidden: true, describe: "Set by the coordinator for its own workers" },
   },
@@ -49,16 +52,17 @@ export const workerCommand = defineCommand({
         coordinatorTimeoutSeconds: args.coordinatorTimeout,
       });
     }
-    return runAgent(process.argv.slice(2), args.maxRestarts);
+    return runAgent(process.argv.slice(2), args.maxRestarts, args.coordinatorTimeout);
   },
 });
 
 /**
  * On a remote host, `orchestrate worker` is an agent (as torchrun's): it runs the actual worker as a child
  * and starts a fresh one when the coordinator restarts the run (exit status 75) or the child crashed,
- * up to --max-restarts crashes; it ends when the run ends.
+ * up to --max-restarts crashes; it ends when the run ends. A child that stays stopped (SIGSTOP, SIGTSTP)
+ * for the coordinator timeout cannot hear the coordinator's restart, so the agent ends it (a crash).
  */
-async function runAgent(argv: string[], maxRestarts: number): Promise<number> {
+async function runAgent(argv: string[], maxRestarts: number, stoppedLimitSeconds: number): Promise<number> {
   const { EXIT_COORDINATOR_GONE, EXIT_REJOIN } = await import("../worker/main.js");
   let crashes = 0;
   for (;;) {
@@ -66,7 +70,18 @@ async function runAgent(argv: string[], maxRestarts: number): Promise<number> {
       const child = spawn(process.execPath, [cliPath(), ...argv, "--local-index", "-1"], { stdio: "inherit" });
       const forward = (signal: NodeJS.Signals) => child.kill(signal);
       process.on("SIGTERM", forward);
+      let stoppedSince: number | null = null;
+      const watch = setInterval(() => {
+        stoppedSince = isStopped(child.pid) ? (stoppedSince ?? Date.now()) : null;
+        if (stoppedSince !== null && Date.now() - stoppedSince >= stoppedLimitSeconds * 1000) {
+          process.stderr.write(
+            `orchestrate worker: the worker (pid ${child.pid}) has been stopped for ${stoppedLimitSeconds} s; ending it\n`,
+          );
+          child.kill("SIGKILL");
+        }
+      }, 1000);
       child.on("exit", (c, signal) => {
+        clearInterval(watch);
         process.off("SIGTERM", forward);
         resolve(c ?? (signal === "SIGTERM" ? 143 : 1));
       });
@@ -83,5 +98,17 @@ async function runAgent(argv: string[], maxRestarts: number): Promise<number> {
       return 1;
     }
     process.stderr.write(`orchestrate worker: starting a fresh worker (the run restarted)\n`);
+  }
+}
+
+/** Whether the process is stopped by a signal (state T in /proc/PID/stat; a debugger's stop, t, is not). */
+function isStopped(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+    // pid (comm) state ...: comm may hold spaces and parentheses, so read the state after the last ")".
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) === "T";
+  } catch {
+    return false; // gone, or no /proc
   }
 }

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildHosts, type HostNet, type NetHost } from "../../bench/netns.js";
 import { listCheckpoints, readCheckpoint } from "../../src/train/checkpoint.js";
-import { cacheDir, cli, events, root, tempRun, waitForEvents, workerPids } from "./trainHelpers.js";
+import { cacheDir, cli, events, pidAlive, root, tempRun, waitForEvents, workerPids } from "./trainHelpers.js";
 
 const tag = String(process.pid % 1000);
 let net: HostNet;
@@ -139,6 +139,36 @@ describe("stalls and lost coordinators across hosts", () => {
     const restarts = e.filter((x) => x.type === "restart");
     expect(restarts).toHaveLength(1);
     expect(e.at(-1)).toMatchObject({ type: "end", status: "completed", step: 12 });
+  }, 300_000);
+
+  it("a SIGSTOPped remote worker is ended by its agent, which starts a fresh one, and the run completes", async () => {
+    const run = await multihostRun(
+      "remotestop",
+      21040,
+      net.hosts.slice(1, 2),
+      [
+        ...small,
+        ...["--epochs", "4", "--steps-per-epoch", "3", "--val-every", "1", "--collective-timeout", "3"],
+        ...["--max-restarts", "1", "--heartbeat-seconds", "60"],
+      ],
+      ["--coordinator-timeout", "5"],
+    );
+    await waitForEvents(run.out, (e) => e.some((x) => x.type === "checkpoint"), 120_000);
+    // The agent is the process ip netns exec became; its child is the remote rank.
+    const [remote] = workerPids(run.workers[0].child.pid as number);
+    process.kill(remote, "SIGSTOP");
+    const code = await run.coordinator.done;
+    const log = run.coordinator.stderr();
+    expect(code, log.slice(-3000)).toBe(0);
+    expect(log).toMatch(/rank 1 stalled: rank 0 had no frame from rank 1 for 3 s/);
+    expect(await run.workers[0].done).toBe(0);
+    const agent = run.workers[0].stderr();
+    expect(agent).toMatch(
+      new RegExp(`orchestrate worker: the worker \\(pid ${remote}\\) has been stopped for 5 s; ending it`),
+    );
+    expect(agent).toMatch(/starting a fresh worker/);
+    expect(pidAlive(remote)).toBe(false);
+    expect(events(run.out).at(-1)).toMatchObject({ type: "end", status: "completed", step: 12 });
   }, 300_000);
 
   // No --collective-timeout: the first plan carries the bound for an untimed step (600 s), and the measured
