@@ -42,4 +42,24 @@ describe("allFinite", () => {
     values[3] = Number.NEGATIVE_INFINITY;
     expect(allFinite(values)).toBe(false);
   });
+
+  // Every position of lengths that leave every tail length after the blocks of four, every kind of bad value.
+  it.each([1, 2, 3, 4, 5, 6, 7, 9])("of %i values, at every position, as the one-by-one test says", (n) => {
+    const values = Float32Array.from({ length: n }, (_, i) => (i % 2 ? -1 : 1) * (i + 1) * 1e-3);
+    const oneByOne = (v: Float32Array) => v.every((x) => Number.isFinite(x));
+    for (let at = 0; at < n; at++) {
+      for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+        values[at] = bad;
+        expect(allFinite(values)).toBe(oneByOne(values));
+        expect(allFinite(values)).toBe(false);
+      }
+      values[at] = 0;
+    }
+    expect(allFinite(values)).toBe(true);
+  });
+
+  it("takes the largest finite floats, added up, as finite", () => {
+    expect(allFinite(new Float32Array(9).fill(3.4028234663852886e38))).toBe(true);
+    expect(allFinite(new Float32Array(9).fill(-3.4028234663852886e38))).toBe(true);
+  });
 });
