@@ -207,9 +207,12 @@ describe("NativeStreamRing", () => {
         rings = await tcpRing([native, native], { keys, timeoutMs: 5000, log: (l) => lines.push(l) });
         const forger = peer(rings[0].endpoint, keys);
         for (let i = 0; i < 8; i++) await forger.send([...frames]);
-        await new Promise((resolve) => setTimeout(resolve, 200));
         const inputs = [new Float32Array(1000).fill(1), new Float32Array(1000).fill(2)];
-        await Promise.all(rings.map((ring, rank) => ring.allReduce(inputs[rank], { average: false })));
+        // Rank 0 waits alone in its collective first, so it reads the forgeries before any ring frame (its
+        // socket queues peers fairly: interleaved with ring frames, some would outlast the collective).
+        const first = rings[0].allReduce(inputs[0], { average: false });
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        await Promise.all([first, rings[1].allReduce(inputs[1], { average: false })]);
         for (const result of inputs) expect(result.every((v) => v === 3)).toBe(true);
         // Eight dropped, five of them told (a flood does not flood the log).
         expect(rings[0].stats.droppedFrames).toBe(8);
@@ -241,9 +244,10 @@ describe("NativeStreamRing", () => {
     rings = await tcpRing([true, true], { keys, generation: 3, log: (line) => lines.push(line) });
     const stale = peer(rings[0].endpoint, keys);
     await stale.send([header({ generation: 2 }), Buffer.alloc(4000)]);
-    await new Promise((resolve) => setTimeout(resolve, 200));
     const inputs = [new Float32Array(2000).fill(1), new Float32Array(2000).fill(2)];
-    await Promise.all(rings.map((ring, rank) => ring.allReduce(inputs[rank], { average: false })));
+    const first = rings[0].allReduce(inputs[0], { average: false }); // reads the stale frame before any other
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await Promise.all([first, rings[1].allReduce(inputs[1], { average: false })]);
     for (const result of inputs) expect(result.every((v) => v === 3)).toBe(true);
     expect(lines).toEqual(["ring: dropped a foreign frame (generation 2; this ring is generation 3)"]);
   });
