@@ -42,7 +42,7 @@ import { sharedMemoryAddon } from "../src/comm/sharedRegions.js";
 import { inputError } from "../src/errors.js";
 import { retainFreedMemory } from "../src/native/commAddon.js";
 import { installNativeRingArithmetic } from "../src/native/ringArithmetic.js";
-import { buildHosts, type NetHost } from "./netns.js";
+import { buildHosts, type NetHost, tcRateBitsPerSecond } from "./netns.js";
 
 export type BenchArgs = Record<string, unknown>;
 
@@ -119,7 +119,6 @@ const TRANSPORT_LABEL: Record<Transport, string> = {
   tcp: "zeromq tcp://127.0.0.1",
   netns: "zeromq tcp:// + CURVE between network-namespace hosts",
 };
-const RATE_UNITS: Record<string, number> = { "": 1, k: 1e3, m: 1e6, g: 1e9 };
 
 export async function run(args: BenchArgs): Promise<AllReduceBenchResult> {
   const workers = positiveInteger(args.workers, "--workers");
@@ -132,8 +131,8 @@ export async function run(args: BenchArgs): Promise<AllReduceBenchResult> {
   if (!(transport in TRANSPORT_LABEL))
     throw inputError("--transport", `expected auto, ipc, tcp or netns, got ${String(transport)}`);
   const rate = transport === "netns" ? String(args.rate ?? "1gbit") : undefined;
-  const rateMatch = rate === undefined ? null : /^(\d+(?:\.\d+)?)([kmg]?)bit$/.exec(rate);
-  if (rate !== undefined && rate !== "none" && !rateMatch)
+  const bitsPerSecond = rate === undefined ? null : tcRateBitsPerSecond(rate);
+  if (rate !== undefined && rate !== "none" && bitsPerSecond === null)
     throw inputError("--rate", `expected a tc rate such as 1gbit, or none, got ${rate}`);
   if (transport === "netns" && workers < 2) throw inputError("--workers", "--transport netns needs 2 or more");
   if (transport === "netns" && process.getuid?.() !== 0)
@@ -151,7 +150,7 @@ export async function run(args: BenchArgs): Promise<AllReduceBenchResult> {
           prefix: `vab${process.pid % 100}`,
           count: workers,
           subnet: "10.216.9",
-          rate: rateMatch ? rate : undefined,
+          rate: bitsPerSecond === null ? undefined : rate,
         })
       : undefined;
   const onSignal = () => {
@@ -194,14 +193,14 @@ export async function run(args: BenchArgs): Promise<AllReduceBenchResult> {
     // Through shared memory there is no wire: --amp rounds the float32 result to fp16 once.
     wire: amp ? (transport === "auto" ? "fp16 (result rounded)" : "fp16") : "fp32",
     copy,
-    ...(rate === undefined ? {} : linkFigures(rate, rateMatch, busbw, amp)),
+    ...(rate === undefined ? {} : linkFigures(rate, bitsPerSecond, busbw, amp)),
   };
 }
 
 /** The shaped rate in GB/s and the share of it busbw takes (per byte on the wire: fp16 moves half). */
-function linkFigures(rate: string, match: RegExpExecArray | null, busbw: number, amp: boolean) {
-  if (!match) return { rate, link_GBps: null, busbw_over_link: null };
-  const link = (Number(match[1]) * RATE_UNITS[match[2]]) / 8 / 1e9;
+function linkFigures(rate: string, bitsPerSecond: number | null, busbw: number, amp: boolean) {
+  if (bitsPerSecond === null) return { rate, link_GBps: null, busbw_over_link: null };
+  const link = bitsPerSecond / 8 / 1e9;
   return { rate, link_GBps: round(link, 4), busbw_over_link: round((amp ? busbw / 2 : busbw) / link) };
 }
 

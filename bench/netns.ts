@@ -34,6 +34,14 @@ export interface HostNetOptions {
   rate?: string;
 }
 
+const RATE_UNITS: Record<string, number> = { "": 1, k: 1e3, m: 1e6, g: 1e9 };
+
+/** The bits per second of a tc rate such as "1gbit" or "500mbit"; null when it is not one. */
+export function tcRateBitsPerSecond(rate: string): number | null {
+  const match = /^(\d+(?:\.\d+)?)([kmg]?)bit$/.exec(rate);
+  return match ? Number(match[1]) * RATE_UNITS[match[2]] : null;
+}
+
 function ip(...args: string[]): void {
   execFileSync("ip", args, { stdio: ["ignore", "ignore", "pipe"] });
 }

@@ -24,7 +24,7 @@ import { join, resolve } from "node:path";
 import { readEvents } from "../src/coordinator/events.js";
 import { cliPath } from "../src/coordinator/supervisor.js";
 import { inputError } from "../src/errors.js";
-import { buildHosts, type HostNet, type NetHost } from "./netns.js";
+import { buildHosts, type HostNet, type NetHost, tcRateBitsPerSecond } from "./netns.js";
 
 export type BenchArgs = Record<string, unknown>;
 
@@ -61,7 +61,7 @@ export async function run(args: BenchArgs): Promise<ScalingResult> {
   const bucketMb = args.bucketMb === undefined ? null : Number(args.bucketMb);
   if (!(Number.isInteger(hostCount) && hostCount >= 2 && hostCount <= 16))
     throw inputError("--hosts", "expected 2..16");
-  if (!/^\d+(\.\d+)?[kmg]?bit$/.test(rate)) throw inputError("--rate", `expected a tc rate such as 1gbit, got ${rate}`);
+  if (tcRateBitsPerSecond(rate) === null) throw inputError("--rate", `expected a tc rate such as 1gbit, got ${rate}`);
   if (!(Number.isInteger(steps) && steps >= 1)) throw inputError("--steps", "expected a positive integer");
   if (!(Number.isInteger(warmup) && warmup >= 0)) throw inputError("--warmup", "expected an integer ≥ 0");
   const anchor = args.anchor === true ? resolve(String(args.anchorScript ?? "../shared/anchors/ddp_unet.py")) : null;
