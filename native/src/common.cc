@@ -30,18 +30,4 @@ bool ReadDims(const Napi::Env& env, const Napi::Value& v, const char* name, std:
   return true;
 }
 
-bool CheckFloat32(const Napi::Env& env, const Napi::Value& v, const char* name, int64_t expected) {
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-    Napi::TypeError::New(env, std::string(name) + " must be a Float32Array").ThrowAsJavaScriptException();
-    return false;
-  }
-  if (expected >= 0 && static_cast<int64_t>(v.As<Napi::Float32Array>().ElementLength()) != expected) {
-    Napi::TypeError::New(env, std::string(name) + " has " + std::to_string(v.As<Napi::Float32Array>().ElementLength()) +
-                                  " elements, expected " + std::to_string(expected))
-        .ThrowAsJavaScriptException();
-    return false;
-  }
-  return true;
-}
-
 }  // namespace voxring

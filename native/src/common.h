@@ -5,6 +5,7 @@
 #include <dnnl.hpp>
 #include <string>
 #include <vector>
+#include "arrays.h"  // CheckFloat32, F32
 
 namespace voxring {
 
@@ -13,9 +14,6 @@ dnnl::stream& Stream();
 
 // Reads a JS array of non-negative integers (a shape) or throws.
 bool ReadDims(const Napi::Env& env, const Napi::Value& v, const char* name, std::vector<int64_t>& out);
-// Checks that v is a Float32Array with exactly `expected` elements (when expected >= 0).
-bool CheckFloat32(const Napi::Env& env, const Napi::Value& v, const char* name, int64_t expected);
-inline float* F32(const Napi::Value& v) { return v.As<Napi::Float32Array>().Data(); }
 
 // Each kernel file contributes one registration function (explicit list in addon.cc).
 void RegisterMatMul(Napi::Env env, Napi::Object exports);

@@ -236,21 +236,6 @@ void HalfRun(HalfOp op, uint16_t* h, float* f, int64_t n, float divisor) {
   HalfScalar(op, h, f, done, n, divisor);
 }
 
-bool CheckFloat32(const Napi::Env& env, const Napi::Value& v, const char* name, int64_t expected) {
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-    Napi::TypeError::New(env, std::string(name) + " must be a Float32Array").ThrowAsJavaScriptException();
-    return false;
-  }
-  const int64_t length = static_cast<int64_t>(v.As<Napi::Float32Array>().ElementLength());
-  if (expected >= 0 && length != expected) {
-    Napi::TypeError::New(env, std::string(name) + " has " + std::to_string(length) + " elements, expected " +
-                                  std::to_string(expected))
-        .ThrowAsJavaScriptException();
-    return false;
-  }
-  return true;
-}
-
 void RegisterFp16(Napi::Env env, Napi::Object exports) {
   const auto bind = [&](const char* name, Op op) {
     exports.Set(name, Napi::Function::New(

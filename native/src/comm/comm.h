@@ -4,6 +4,7 @@
 #pragma once
 #include <napi.h>
 #include <cstdint>
+#include "../arrays.h"  // CheckFloat32, F32 (voxring::, found from voxring::comm)
 
 namespace voxring::comm {
 
@@ -12,9 +13,6 @@ enum class HalfOp { kEncode, kDecode, kAddInto, kAddEncode, kFinishHalf };
 void HalfRun(HalfOp op, uint16_t* h, float* f, int64_t n, float divisor);
 bool HasF16c();
 
-// Checks that v is a Float32Array with exactly `expected` elements (when expected >= 0), else throws a JS error.
-bool CheckFloat32(const Napi::Env& env, const Napi::Value& v, const char* name, int64_t expected);
-inline float* F32(const Napi::Value& v) { return v.As<Napi::Float32Array>().Data(); }
 
 // One registration per file (explicit list in CommAddon.cc).
 void RegisterFp16(Napi::Env env, Napi::Object exports);
