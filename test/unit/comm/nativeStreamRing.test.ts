@@ -3,11 +3,11 @@ import * as zmq from "zeromq";
 import { roundToHalf } from "../../../src/comm/fp16.js";
 import { NativeStreamRing } from "../../../src/comm/nativeStreamRing.js";
 import { RingAllReduce, type RingOpenOptions, RingStallError } from "../../../src/comm/ring.js";
-import { encodeHeader, FrameKind, WireType } from "../../../src/comm/ringFrame.js";
+import { WireType } from "../../../src/comm/ringFrame.js";
 import { generateRunKeys, type RunKeys } from "../../../src/comm/security.js";
 import { installNativeRingArithmetic } from "../../../src/native/ringArithmetic.js";
 import { Rng } from "../../../src/random.js";
-import { closeAll } from "./ringHelpers.js";
+import { closeAll, forgedHeader } from "./ringHelpers.js";
 
 /**
  * The native data plane (native/src/comm/DataPlane.cc) in one process: rings of native ranks, of JavaScript
@@ -60,18 +60,6 @@ function peer(endpoint: string, keys?: RunKeys): zmq.Push {
   sockets.push(push);
   return push;
 }
-
-const header = (overrides: Partial<Parameters<typeof encodeHeader>[0]> = {}) =>
-  encodeHeader({
-    generation: 0,
-    op: 0,
-    kind: FrameKind.allReduce,
-    wire: WireType.f32,
-    step: 0,
-    chunk: 0,
-    bytes: 4000,
-    ...overrides,
-  });
 
 describe("NativeStreamRing", () => {
   it("is installed with the comm addon, and RingAllReduce picks it unless told not to", async () => {
@@ -185,7 +173,7 @@ describe("NativeStreamRing", () => {
     // Whether ZeroMQ queues the forgery or (its handshake refused) holds it back, nothing may reach the ring.
     for (const rogue of [peer(rings[0].endpoint), peer(rings[0].endpoint, wrong)]) {
       rogue.sendTimeout = 1000;
-      await rogue.send([header(), Buffer.from(new Float32Array(1000).fill(1e6).buffer)]).catch(() => {});
+      await rogue.send([forgedHeader(), Buffer.from(new Float32Array(1000).fill(1e6).buffer)]).catch(() => {});
     }
     await new Promise((resolve) => setTimeout(resolve, 300));
     const inputs = [new Float32Array(2000).fill(1), new Float32Array(2000).fill(2)];
@@ -197,8 +185,8 @@ describe("NativeStreamRing", () => {
   for (const [what, frames, line] of [
     ["a short header", [Buffer.alloc(10), Buffer.alloc(4000)], "header of 10 bytes, expected 24"],
     ["a bad magic", [Buffer.alloc(24), Buffer.alloc(4000)], "bad magic"],
-    ["three frames", [header(), Buffer.alloc(4000), Buffer.alloc(8)], "a message of 3 frames"],
-    ["one frame", [header()], "a message of 1 frames"],
+    ["three frames", [forgedHeader(), Buffer.alloc(4000), Buffer.alloc(8)], "a message of 3 frames"],
+    ["one frame", [forgedHeader()], "a message of 1 frames"],
   ] as const)
     it(`drops a non-ring message from a CURVE peer holding the run keys (${what}) on both data planes`, async () => {
       const keys = generateRunKeys();
@@ -224,11 +212,11 @@ describe("NativeStreamRing", () => {
 
   // Ring frames of this generation that disagree with this rank's collective: a rank out of step, fatal.
   for (const [what, frames, reason] of [
-    ["a wrong size", [header({ bytes: 4 }), Buffer.alloc(4)], /chunk 0 has 4 bytes, expected 4000/],
-    ["a chunk out of range", [header({ chunk: 7 }), Buffer.alloc(4000)], /chunk 7 of 1/],
-    ["a step out of range", [header({ step: 9 }), Buffer.alloc(4000)], /step 9 of 2/],
-    ["another collective", [header({ op: 5 }), Buffer.alloc(4000)], /collective #5, expected #0/],
-    ["fp16 against fp32", [header({ wire: WireType.f16 }), Buffer.alloc(2000)], /wire type 2, expected 1/],
+    ["a wrong size", [forgedHeader({ bytes: 4 }), Buffer.alloc(4)], /chunk 0 has 4 bytes, expected 4000/],
+    ["a chunk out of range", [forgedHeader({ chunk: 7 }), Buffer.alloc(4000)], /chunk 7 of 1/],
+    ["a step out of range", [forgedHeader({ step: 9 }), Buffer.alloc(4000)], /step 9 of 2/],
+    ["another collective", [forgedHeader({ op: 5 }), Buffer.alloc(4000)], /collective #5, expected #0/],
+    ["fp16 against fp32", [forgedHeader({ wire: WireType.f16 }), Buffer.alloc(2000)], /wire type 2, expected 1/],
   ] as const)
     it(`rejects a malformed frame from a CURVE peer holding the run keys (${what}) with a clear error`, async () => {
       const keys = generateRunKeys();
@@ -243,7 +231,7 @@ describe("NativeStreamRing", () => {
     const keys = generateRunKeys();
     rings = await tcpRing([true, true], { keys, generation: 3, log: (line) => lines.push(line) });
     const stale = peer(rings[0].endpoint, keys);
-    await stale.send([header({ generation: 2 }), Buffer.alloc(4000)]);
+    await stale.send([forgedHeader({ generation: 2 }), Buffer.alloc(4000)]);
     const inputs = [new Float32Array(2000).fill(1), new Float32Array(2000).fill(2)];
     const first = rings[0].allReduce(inputs[0], { average: false }); // reads the stale frame before any other
     await new Promise((resolve) => setTimeout(resolve, 500));

@@ -4,11 +4,10 @@ import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import * as zmq from "zeromq";
 import { roundToHalf } from "../../../src/comm/fp16.js";
 import { RingAllReduce, RingStallError } from "../../../src/comm/ring.js";
-import { encodeHeader, FrameKind, WireType } from "../../../src/comm/ringFrame.js";
 import { generateRunKeys } from "../../../src/comm/security.js";
 import { installNativeRingArithmetic } from "../../../src/native/ringArithmetic.js";
 import { Rng } from "../../../src/random.js";
-import { closeAll, openRing } from "./ringHelpers.js";
+import { closeAll, forgedHeader, openRing } from "./ringHelpers.js";
 
 describe("RingAllReduce progress timeout", () => {
   it("fails a collective that gets no frame, naming the rank waited for and the hop", async () => {
@@ -277,18 +276,7 @@ describe("RingAllReduce", () => {
     const rogue = new zmq.Push({ linger: 0 });
     rogue.connect(rings[0].endpoint);
     const forged = new Float32Array(1000).fill(1e6);
-    await rogue.send([
-      encodeHeader({
-        generation: 0,
-        op: 0,
-        kind: FrameKind.allReduce,
-        wire: WireType.f32,
-        step: 0,
-        chunk: 0,
-        bytes: 4000,
-      }),
-      Buffer.from(forged.buffer),
-    ]);
+    await rogue.send([forgedHeader(), Buffer.from(forged.buffer)]);
     await new Promise((resolve) => setTimeout(resolve, 300));
     const inputs = integerInputs(3, 3000, 5);
     const expected = exactSum(inputs);

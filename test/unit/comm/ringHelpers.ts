@@ -1,4 +1,5 @@
 import { RingAllReduce, type RingOpenOptions } from "../../../src/comm/ring.js";
+import { encodeHeader, FrameKind, WireType } from "../../../src/comm/ringFrame.js";
 
 /**
  * N ranks of one ring inside this process, on loopback (Unix sockets), so large fp32 all-reduces go through
@@ -19,4 +20,21 @@ export async function openRing(worldSize: number, options: RingOpenOptions = {})
 
 export function closeAll(rings: RingAllReduce[]): void {
   for (const ring of rings) ring.close();
+}
+
+/**
+ * The header of a frame the first collective of generation 0 would accept (an fp32 all-reduce's step 0,
+ * chunk 0, 4000 bytes), for forgers; `overrides` make it wrong in one field.
+ */
+export function forgedHeader(overrides: Partial<Parameters<typeof encodeHeader>[0]> = {}): Buffer {
+  return encodeHeader({
+    generation: 0,
+    op: 0,
+    kind: FrameKind.allReduce,
+    wire: WireType.f32,
+    step: 0,
+    chunk: 0,
+    bytes: 4000,
+    ...overrides,
+  });
 }
