@@ -107,7 +107,7 @@ function isStopped(pid: number | undefined): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
     // pid (comm) state ...: comm may hold spaces and parentheses, so read the state after the last ")".
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) === "T";
+    return stat[stat.lastIndexOf(")") + 2] === "T";
   } catch {
     return false; // gone, or no /proc
   }
