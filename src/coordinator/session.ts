@@ -138,6 +138,23 @@ export async function runSession(input: SessionInput): Promise<SessionOutcome> {
   let gatherUntil = 0;
   const stallFailure = () => new Failure({ kind: "failed", reason: diagnoseStall(stalls) }, "stall");
 
+  /**
+   * From here on the session acts on nothing; a fresh worker's hello (one still queued, or one yet to come)
+   * is kept for the next generation, which a remote agent's fresh worker belongs to.
+   */
+  const stopListening = () => {
+    clearInterval(ticker);
+    unlistenStop();
+    link.onMessage((peer, message) => {
+      if (message.type === "hello") lateHellos.push({ peer, message });
+    });
+    for (const e of queue.drain()) {
+      if (e.kind === "message" && e.message.type === "hello" && !peers.has(e.peer)) {
+        lateHellos.push({ peer: e.peer, message: e.message });
+      }
+    }
+  };
+
   const broadcast = (message: CoordinatorMessage) =>
     Promise.all(byRank.map((p) => link.send(p.id, message).catch(() => {})));
 
@@ -368,18 +385,15 @@ export async function runSession(input: SessionInput): Promise<SessionOutcome> {
     return { kind: "completed", globalStep };
   } catch (error) {
     if (error instanceof Failure) {
+      stopListening();
       // A stopping coordinator starts nothing: agents on other hosts must not start fresh workers either.
       await broadcast({ type: "exit", rejoin: error.outcome.kind === "failed" && !input.stop.requested });
       return error.outcome;
     }
     throw error;
   } finally {
-    clearInterval(ticker);
-    unlistenStop();
+    stopListening();
     hooks.onWorkersUp?.(0);
-    link.onMessage((peer, message) => {
-      if (message.type === "hello") lateHellos.push({ peer, message });
-    });
     input.workers.onUnexpectedExit(() => {});
     await input.workers.killAll(2000);
   }
@@ -431,6 +445,11 @@ class EventQueue {
       this.waiter = null;
       w(e);
     } else this.items.push(e);
+  }
+
+  /** The events not taken yet (the queue is empty after). */
+  drain(): Event[] {
+    return this.items.splice(0);
   }
 
   next(): Promise<Event> {

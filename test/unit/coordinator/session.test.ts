@@ -16,7 +16,7 @@ interface Behaviour {
   /** a rank that exits (as a process would) when it reaches this global step */
   exitAt?: { rank: number; step: number };
   /** a rank that reports a failure at this step and exits, as worker/main.ts does (exit 2 for input) */
-  failAt?: { rank: number; step: number; kind: "input" | "crash"; exitFirst?: boolean };
+  failAt?: { rank: number; step: number; kind: "input" | "crash"; exitFirst?: boolean; helloWith?: PeerId };
   /** a rank that goes silent at this step */
   silentAt?: { rank: number; step: number };
   /** a stop signal requested when rank 0 reaches this step */
@@ -99,7 +99,20 @@ function simulate(behaviour: Behaviour = {}) {
             const code = fail.kind === "input" ? 2 : 1;
             const exit = () => exitHandler({ index: rank, pid: 4000 + rank, code, signal: null });
             if (fail.exitFirst) setImmediate(exit);
-            reply(peer, { type: "failed", rank, kind: fail.kind, message: "labelsTr/c1.nii.gz: not a NIfTI file" });
+            const failed: WorkerMessage = {
+              type: "failed",
+              rank,
+              kind: fail.kind,
+              message: "labelsTr/c1.nii.gz: not a NIfTI file",
+            };
+            // A fresh worker's hello in the same burst: queued behind the failure that ends the session.
+            if (fail.helloWith) {
+              const fresh = fail.helloWith;
+              setImmediate(() => {
+                handler(peer, failed, []);
+                handler(fresh, { type: "hello", host: "h2", pid: 5000, localIndex: -1 }, []);
+              });
+            } else reply(peer, failed);
             if (!fail.exitFirst) setTimeout(exit, 5);
             return;
           }
@@ -265,6 +278,15 @@ describe("runSession", () => {
       reason: "rank 0 (pid 4000 on h) failed: labelsTr/c1.nii.gz: not a NIfTI file",
     });
     expect(sim.sent.at(-1)?.message).toEqual({ type: "exit", rejoin: true });
+  });
+
+  it("a hello queued behind the failure that ends the session is kept for the next generation", async () => {
+    const sim = simulate({ failAt: { rank: 0, step: 2, kind: "crash", helloWith: "fresh" } });
+    const { session } = input({}, sim);
+    const lateHellos: NonNullable<SessionInput["lateHellos"]> = [];
+    const outcome = await runSession({ ...session, lateHellos });
+    expect(outcome.kind).toBe("failed");
+    expect(lateHellos).toEqual([{ peer: "fresh", message: { type: "hello", host: "h2", pid: 5000, localIndex: -1 } }]);
   });
 
   it("reports a silent worker after the heartbeat timeout", async () => {
