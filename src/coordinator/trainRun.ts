@@ -255,6 +255,11 @@ export async function runTraining(config: TrainConfig, options: { resume: string
   let outcome: SessionOutcome;
   const stepClock = new StepClock(); // step times outlive a restart: the stall bound stays measured
   const lateHellos: { peer: string; message: WorkerMessage }[] = [];
+  // A fresh worker from another host may say hello while the last generation ends: until the next one takes
+  // it, it must hear from the coordinator, or its --coordinator-timeout takes the silence for a lost run.
+  const keepWaitingWorkers = setInterval(() => {
+    for (const { peer } of lateHellos) void link.send(peer, { type: "heartbeat" }).catch(() => {});
+  }, 1000);
   for (let generation = restarts; ; generation++) {
     const start = startOf(lastCheckpoint);
     outcome = await runSession({
@@ -335,6 +340,11 @@ export async function runTraining(config: TrainConfig, options: { resume: string
     events.write({ type: "restart", count: restarts, reason: outcome.reason, fromStep: from });
     log(`${outcome.reason}: restarting all workers from step ${from} (restart ${restarts} of ${config.maxRestarts})`);
   }
+  clearInterval(keepWaitingWorkers);
+  // Nobody will take them now: they leave as the run's workers did, and their agents with them.
+  await Promise.all(
+    lateHellos.splice(0).map(({ peer }) => link.send(peer, { type: "exit", rejoin: false }).catch(() => {})),
+  );
   runTemp.remove(); // every worker has exited (runSession's end): nobody uses the ring folders any more
   await validations.drain().catch((error) => {
     outcome = endOnEnvironmentError(error);

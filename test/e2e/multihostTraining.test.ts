@@ -49,6 +49,18 @@ function onHost(host: NetHost, args: string[]): Proc {
   return { child, done, stderr: () => stderr };
 }
 
+/** The exit status, or "hung" after `ms` (the process is killed then): a hang fails with the logs, not a timeout. */
+async function exitWithin(proc: Proc, ms: number): Promise<number | null | "hung"> {
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<"hung">((resolve) => {
+    timer = setTimeout(() => resolve("hung"), ms);
+  });
+  const code = await Promise.race([proc.done, hung]);
+  clearTimeout(timer);
+  if (code === "hung") proc.child.kill("SIGKILL");
+  return code;
+}
+
 async function waitFor(path: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!existsSync(path)) {
@@ -98,7 +110,7 @@ describe("training across network-namespace hosts with the default model", () =>
         ...defaultModel,
         ...["--epochs", "1", "--steps-per-epoch", String(steps), "--checksum-every", "1", "--val-every", "100"],
       ]);
-      const code = await run.coordinator.done;
+      const code = await exitWithin(run.coordinator, 240_000);
       expect(code, run.coordinator.stderr().slice(-3000)).toBe(0);
       for (const w of run.workers) expect(await w.done).toBe(0);
       expect(run.coordinator.stderr()).toMatch(new RegExp(`ring of ${hosts} formed`));
@@ -128,7 +140,7 @@ describe("stalls and lost coordinators across hosts", () => {
     // The coordinator's own worker is rank 0; stopped, it stalls the ring without dying.
     const [local] = workerPids(run.coordinator.child.pid as number);
     process.kill(local, "SIGSTOP");
-    const code = await run.coordinator.done;
+    const code = await exitWithin(run.coordinator, 240_000);
     const log = run.coordinator.stderr();
     expect(code, log.slice(-3000)).toBe(0);
     expect(await run.workers[0].done).toBe(0);
@@ -157,12 +169,12 @@ describe("stalls and lost coordinators across hosts", () => {
     // The agent is the process ip netns exec became; its child is the remote rank.
     const [remote] = workerPids(run.workers[0].child.pid as number);
     process.kill(remote, "SIGSTOP");
-    const code = await run.coordinator.done;
+    const code = await exitWithin(run.coordinator, 240_000);
     const log = run.coordinator.stderr();
-    expect(code, log.slice(-3000)).toBe(0);
+    const agent = run.workers[0].stderr();
+    expect(code, `${log.slice(-3000)}\n--- agent:\n${agent.slice(-2000)}`).toBe(0);
     expect(log).toMatch(/rank 1 stalled: rank 0 had no frame from rank 1 for 3 s/);
     expect(await run.workers[0].done).toBe(0);
-    const agent = run.workers[0].stderr();
     expect(agent).toMatch(
       new RegExp(`orchestrate worker: the worker \\(pid ${remote}\\) has been stopped for 5 s; ending it`),
     );
@@ -182,11 +194,33 @@ describe("stalls and lost coordinators across hosts", () => {
     await waitForEvents(run.out, (e) => e.filter((x) => x.type === "step").length >= 3, 120_000);
     const [local] = workerPids(run.coordinator.child.pid as number);
     process.kill(local, "SIGSTOP");
-    const code = await run.coordinator.done;
+    const code = await exitWithin(run.coordinator, 240_000);
     const log = run.coordinator.stderr();
     expect(code, log.slice(-3000)).toBe(1);
     expect(log).toMatch(/rank 0 stalled: rank 1 had no frame from rank 0 for 60 s in all-reduce #\d+/);
   }, 300_000);
+
+  it("a worker that joins while a generation runs waits for the next, hearing the coordinator, and leaves with the run", async () => {
+    const run = await multihostRun("waiting", 21050, net.hosts.slice(1, 2), [
+      ...small,
+      ...["--epochs", "1000", "--steps-per-epoch", "3", "--val-every", "1000"],
+    ]);
+    await waitForEvents(run.out, (e) => e.filter((x) => x.type === "step").length >= 2, 120_000);
+    const [first, , third] = net.hosts;
+    const extra = onHost(third, [
+      "worker",
+      ...["--coordinator", `tcp://${first.addr}:21050`, "--key-file", join(run.out, "run.keys"), "--bind", third.addr],
+      ...["--threads", "1", "--coordinator-timeout", "3"],
+    ]);
+    // Well past its --coordinator-timeout: only the coordinator's heartbeats keep it there.
+    await new Promise((r) => setTimeout(r, 10_000));
+    expect(extra.child.exitCode, extra.stderr()).toBeNull();
+    run.coordinator.child.kill("SIGTERM");
+    expect(await exitWithin(run.coordinator, 60_000), run.coordinator.stderr().slice(-3000)).toBe(0);
+    expect(await exitWithin(extra, 30_000), extra.stderr()).toBe(0);
+    expect(extra.stderr()).not.toMatch(/silent|starting a fresh worker/);
+    expect(await run.workers[0].done).toBe(0);
+  }, 180_000);
 
   it("a remote worker whose coordinator was SIGKILLed leaves within its window, and so does its agent", async () => {
     const run = await multihostRun(
