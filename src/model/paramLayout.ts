@@ -103,6 +103,41 @@ export function writeFlat(vars: NamedVariable[], flat: Float32Array): void {
   }
 }
 
+/**
+ * Makes the variables views of `flat` where the backend keeps tensors in host memory (cpu): each variable's
+ * storage becomes its slice of `flat`, so whoever owns `flat` updates the variables by writing it, with no
+ * fresh array per update. Elsewhere (a GPU) this is writeFlat without its copy: the upload is the copy.
+ * tfjs takes tensors to be immutable; this holds only because the owner writes `flat` between steps, when
+ * no tensor made from the variables is alive (trainer.ts), and checks `areViewsOf` before each write.
+ */
+export function viewFlat(vars: NamedVariable[], flat: Float32Array): void {
+  checkLength(vars, flat, "viewFlat");
+  let offset = 0;
+  for (const { variable } of vars) {
+    const values = flat.subarray(offset, offset + variable.size);
+    tf.tidy(() => {
+      variable.assign(tf.tensor(values, variable.shape, "float32"));
+    });
+    offset += variable.size;
+  }
+}
+
+/**
+ * Whether every variable's storage is still its slice of `flat` (viewFlat on a host-memory backend, and no
+ * assign since: a checkpoint restore or weight broadcast writes the variables with copies).
+ */
+export function areViewsOf(vars: NamedVariable[], flat: Float32Array): boolean {
+  // Only the cpu backend hands out its storage; another's dataSync would download every variable to say no.
+  if (tf.getBackend() !== "cpu" || flatSize(vars) !== flat.length) return false;
+  let offset = 0;
+  for (const { variable } of vars) {
+    const data = variable.dataSync() as Float32Array;
+    if (data.buffer !== flat.buffer || data.byteOffset !== flat.byteOffset + offset * 4) return false;
+    offset += variable.size;
+  }
+  return true;
+}
+
 /** DDP's first bucket (torch.distributed's _DEFAULT_FIRST_BUCKET_BYTES): small, so the first all-reduce starts early. */
 export const FIRST_BUCKET_BYTES = 1 << 20;
 

@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  areViewsOf,
   FIRST_BUCKET_BYTES,
   flatSize,
   gradientBuckets,
@@ -8,6 +9,7 @@ import {
   paramLayout,
   readFlat,
   splitFlat,
+  viewFlat,
   writeFlat,
 } from "../../../src/model/paramLayout.js";
 import { createUNet } from "../../../src/model/unet.js";
@@ -62,6 +64,24 @@ describe("flat parameters", () => {
     changed[0] = 1234;
     expect(unet.params[0].variable.dataSync()[0]).not.toBe(1234);
     expect(() => writeFlat(unet.params, new Float32Array(5))).toThrow(/5 values/);
+  });
+
+  it("viewFlat makes the variables views of the array on the cpu backend, until a writeFlat copies again", () => {
+    const flat = readFlat(unet.params).map((v, i) => v - 0.25 + i * 1e-4);
+    expect(areViewsOf(unet.params, flat)).toBe(false);
+    viewFlat(unet.params, flat);
+    expect(areViewsOf(unet.params, flat)).toBe(true);
+    expect(Array.from(readFlat(unet.params))).toEqual(Array.from(flat));
+    flat[109] = 77; // the second variable's second value: writing the array writes the variable
+    expect(unet.params[1].variable.dataSync()[1]).toBe(77);
+    expect(areViewsOf(unet.params, flat.slice())).toBe(false); // equal values are not the same storage
+    writeFlat(
+      unet.params,
+      flat.map((v) => v + 1),
+    ); // a restore: copies, the views are gone
+    expect(areViewsOf(unet.params, flat)).toBe(false);
+    flat[109] = -5;
+    expect(unet.params[1].variable.dataSync()[1]).toBe(78);
   });
 });
 

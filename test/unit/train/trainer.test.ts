@@ -1,8 +1,9 @@
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { readFlat } from "../../../src/model/paramLayout.js";
+import { readFlat, writeFlat } from "../../../src/model/paramLayout.js";
 import { createUNet } from "../../../src/model/unet.js";
 import { Rng } from "../../../src/random.js";
+import { Adam } from "../../../src/train/adam.js";
 import { type BatchShape, createTrainer } from "../../../src/train/trainer.js";
 
 beforeAll(async () => {
@@ -41,6 +42,32 @@ describe("createTrainer", () => {
     }
     expect(losses[0]).toBeGreaterThan(0.3);
     expect(losses[29]).toBeLessThan(losses[0] * 0.5);
+    unet.dispose();
+  });
+
+  it("updates the weights in place as Adam on plain arrays would, and a restore between steps is where it goes on", () => {
+    const unet = createUNet({ inChannels: 2, numClasses: 3, channels: [4, 8] }, 7);
+    const trainer = createTrainer(unet, { lr: 1e-2 });
+    const reference = new Adam(trainer.paramCount, { lr: 1e-2 });
+    const expected = readFlat(unet.params);
+    const { image, labels } = batch(8, shape);
+    const storage: ArrayBufferLike[] = [];
+    for (let step = 0; step < 4; step++) {
+      if (step === 2) {
+        // a checkpoint restore (or weight broadcast) writes the variables; the trainer must not undo it
+        const restored = expected.map((v, i) => v * 0.5 + ((i % 7) - 3) * 1e-3);
+        writeFlat(unet.params, restored);
+        expected.set(restored);
+      }
+      const { grads } = trainer.computeGradients(image, labels, shape);
+      reference.update(expected, grads);
+      expect(trainer.applyGradients(grads).applied).toBe(true);
+      expect(Array.from(readFlat(unet.params))).toEqual(Array.from(expected));
+      storage.push(unet.params[0].variable.dataSync().buffer);
+    }
+    // no fresh arrays for the weights a step: the same storage from step to step, but after the restore
+    expect(storage[1]).toBe(storage[0]);
+    expect(storage[3]).toBe(storage[2]);
     unet.dispose();
   });
 
