@@ -106,11 +106,12 @@ export function writeFlat(vars: NamedVariable[], flat: Float32Array): void {
 /**
  * Makes the variables views of `flat` where the backend keeps tensors in host memory (cpu): each variable's
  * storage becomes its slice of `flat`, so whoever owns `flat` updates the variables by writing it, with no
- * fresh array per update. Elsewhere (a GPU) this is writeFlat without its copy: the upload is the copy.
+ * fresh array per update. Elsewhere (a GPU) it is writeFlat.
  * tfjs takes tensors to be immutable; this holds only because the owner writes `flat` between steps, when
  * no tensor made from the variables is alive (trainer.ts), and checks `areViewsOf` before each write.
  */
 export function viewFlat(vars: NamedVariable[], flat: Float32Array): void {
+  if (tf.getBackend() !== "cpu") return writeFlat(vars, flat); // as the GPU path always did
   checkLength(vars, flat, "viewFlat");
   let offset = 0;
   for (const { variable } of vars) {
