@@ -92,15 +92,7 @@ export function readFlat(vars: NamedVariable[], out = new Float32Array(flatSize(
 
 /** Assigns every variable from its slice of `flat` (copied: the variables never alias the caller's buffer). */
 export function writeFlat(vars: NamedVariable[], flat: Float32Array): void {
-  checkLength(vars, flat, "writeFlat");
-  let offset = 0;
-  for (const { variable } of vars) {
-    const values = flat.slice(offset, offset + variable.size);
-    tf.tidy(() => {
-      variable.assign(tf.tensor(values, variable.shape, "float32"));
-    });
-    offset += variable.size;
-  }
+  assignSlices(vars, flat, "writeFlat", (lo, hi) => flat.slice(lo, hi));
 }
 
 /**
@@ -112,10 +104,19 @@ export function writeFlat(vars: NamedVariable[], flat: Float32Array): void {
  */
 export function viewFlat(vars: NamedVariable[], flat: Float32Array): void {
   if (tf.getBackend() !== "cpu") return writeFlat(vars, flat); // as the GPU path always did
-  checkLength(vars, flat, "viewFlat");
+  assignSlices(vars, flat, "viewFlat", (lo, hi) => flat.subarray(lo, hi));
+}
+
+function assignSlices(
+  vars: NamedVariable[],
+  flat: Float32Array,
+  what: string,
+  slice: (lo: number, hi: number) => Float32Array,
+): void {
+  checkLength(vars, flat, what);
   let offset = 0;
   for (const { variable } of vars) {
-    const values = flat.subarray(offset, offset + variable.size);
+    const values = slice(offset, offset + variable.size);
     tf.tidy(() => {
       variable.assign(tf.tensor(values, variable.shape, "float32"));
     });
