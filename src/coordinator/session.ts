@@ -142,7 +142,10 @@ export async function runSession(input: SessionInput): Promise<SessionOutcome> {
    * From here on the session acts on nothing; a fresh worker's hello (one still queued, or one yet to come)
    * is kept for the next generation, which a remote agent's fresh worker belongs to.
    */
+  let listening = true;
   const stopListening = () => {
+    if (!listening) return;
+    listening = false;
     clearInterval(ticker);
     unlistenStop();
     link.onMessage((peer, message) => {
