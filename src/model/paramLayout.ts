@@ -103,8 +103,9 @@ export function writeFlat(vars: NamedVariable[], flat: Float32Array): void {
  * no tensor made from the variables is alive (trainer.ts), and checks `areViewsOf` before each write.
  */
 export function viewFlat(vars: NamedVariable[], flat: Float32Array): void {
-  if (tf.getBackend() !== "cpu") return writeFlat(vars, flat); // as the GPU path always did
-  assignSlices(vars, flat, "viewFlat", (lo, hi) => flat.subarray(lo, hi));
+  // Off the cpu backend the upload is a copy anyway: writeFlat, as the GPU path always did.
+  if (tf.getBackend() === "cpu") assignSlices(vars, flat, "viewFlat", (lo, hi) => flat.subarray(lo, hi));
+  else writeFlat(vars, flat);
 }
 
 function assignSlices(
