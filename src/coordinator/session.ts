@@ -53,7 +53,7 @@ export interface SessionInput {
    * Hellos that came while no session listened for them (a fresh worker on another host may say hello before
    * the generation it belongs to has begun); the session takes them and leaves the late ones for the next.
    */
-  lateHellos?: { peer: PeerId; message: WorkerMessage }[];
+  lateHellos?: WaitingHellos;
 }
 
 export type SessionOutcome =
@@ -111,13 +111,13 @@ export async function runSession(input: SessionInput): Promise<SessionOutcome> {
   // A stop that came before this session began (during a restart) must not spawn anyone.
   if (input.stop.requested) return { kind: "stopped", globalStep: input.start.globalStep };
   const queue = new EventQueue();
-  const lateHellos = input.lateHellos ?? [];
-  for (const { peer, message } of lateHellos.splice(0)) queue.push({ kind: "message", peer, message, frames: [] });
+  const lateHellos = input.lateHellos ?? new WaitingHellos(worldSizeOf(config));
+  for (const { peer, message } of lateHellos.take()) queue.push({ kind: "message", peer, message, frames: [] });
   link.onMessage((peer, message, frames) => queue.push({ kind: "message", peer, message, frames }));
   input.workers.onUnexpectedExit((exit) => queue.push({ kind: "exit", exit }));
   const unlistenStop = input.stop.onRequest(() => queue.push({ kind: "stop" }));
   const ticker = setInterval(() => queue.push({ kind: "tick" }), 1000);
-  const worldSize = config.gpus + config.remoteWorkers;
+  const worldSize = worldSizeOf(config);
   const peers = new Map<PeerId, Peer>();
   const guard = new PeerGuard(hooks.log);
   const byRank: Peer[] = [];
@@ -149,11 +149,11 @@ export async function runSession(input: SessionInput): Promise<SessionOutcome> {
     clearInterval(ticker);
     unlistenStop();
     link.onMessage((peer, message) => {
-      if (message.type === "hello") lateHellos.push({ peer, message });
+      if (message.type === "hello") lateHellos.add(peer, message);
     });
     for (const e of queue.drain()) {
       if (e.kind === "message" && e.message.type === "hello" && !peers.has(e.peer)) {
-        lateHellos.push({ peer: e.peer, message: e.message });
+        lateHellos.add(e.peer, e.message);
       }
     }
   };
@@ -192,7 +192,7 @@ export async function runSession(input: SessionInput): Promise<SessionOutcome> {
         if (!guard.admit(peer, e.message, e.peer)) continue; // only joined peers, as themselves
         if (peer) peer.lastSeen = Date.now();
         if (!peer && e.message.type === "hello" && byRank.length > 0) {
-          lateHellos.push({ peer: e.peer, message: e.message });
+          lateHellos.add(e.peer, e.message);
           continue;
         }
         if (peer && peer.rank >= 0) hooks.onHeard?.(peer.rank);
@@ -435,6 +435,39 @@ async function inputFailureOf(exit: WorkerExit, queue: EventQueue, peers: Map<Pe
 
 function rankOrder(p: Peer): number {
   return p.localIndex >= 0 ? p.localIndex : 1_000_000 + p.lastSeen;
+}
+
+function worldSizeOf(config: TrainConfig): number {
+  return config.gpus + config.remoteWorkers;
+}
+
+/**
+ * Workers that said hello between generations, oldest first, one entry per routing id. Bounded: only peers
+ * with the run's keys get a hello through, but keys can leak, and every entry is sent a heartbeat each
+ * second; past the bound (twice the ranks, as each may have a fresh worker on the way) the oldest goes.
+ */
+export class WaitingHellos {
+  private items: { peer: PeerId; message: WorkerMessage }[] = [];
+  private readonly capacity: number;
+
+  constructor(worldSize: number) {
+    this.capacity = 2 * worldSize;
+  }
+
+  add(peer: PeerId, message: WorkerMessage): void {
+    if (this.items.some((h) => h.peer === peer)) return;
+    this.items.push({ peer, message });
+    if (this.items.length > this.capacity) this.items.shift();
+  }
+
+  /** Every waiting hello, oldest first; none wait after. */
+  take(): { peer: PeerId; message: WorkerMessage }[] {
+    return this.items.splice(0);
+  }
+
+  get peers(): PeerId[] {
+    return this.items.map((h) => h.peer);
+  }
 }
 
 /** An async FIFO of events: push from callbacks, `await next()` from the session. */

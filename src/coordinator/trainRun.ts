@@ -17,7 +17,7 @@ import { RING_DIR_ENV } from "../comm/streamRing.js";
 import { EnvironmentError, InputError, inputError } from "../errors.js";
 import { joinFlat, paramLayout, splitFlat } from "../model/paramLayout.js";
 import { initBackend } from "../native/backend.js";
-import { type RunSpec, type StateHeader, type WorkerMessage, workerSettings } from "../protocol/messages.js";
+import { type RunSpec, type StateHeader, workerSettings } from "../protocol/messages.js";
 import {
   type Checkpoint,
   listCheckpoints,
@@ -40,7 +40,7 @@ import { acquireRunLock, liveLockHolder, lockInUseError } from "./runLock.js";
 import { LiveWorkers } from "./runSnapshot.js";
 import { makeRunTemp } from "./runTemp.js";
 import { RunWatch } from "./runWatch.js";
-import { runSession, type SessionOutcome, StopSignal } from "./session.js";
+import { runSession, type SessionOutcome, StopSignal, WaitingHellos } from "./session.js";
 import { StepClock } from "./stallWatch.js";
 import { LocalWorkers } from "./supervisor.js";
 import { type ValidationResult, ValidationRunner } from "./validation.js";
@@ -254,11 +254,11 @@ export async function runTraining(config: TrainConfig, options: { resume: string
   const runTemp = makeRunTemp();
   let outcome: SessionOutcome;
   const stepClock = new StepClock(); // step times outlive a restart: the stall bound stays measured
-  const lateHellos: { peer: string; message: WorkerMessage }[] = [];
+  const lateHellos = new WaitingHellos(config.gpus + config.remoteWorkers);
   // A fresh worker from another host may say hello while the last generation ends: until the next one takes
   // it, it must hear from the coordinator, or its --coordinator-timeout takes the silence for a lost run.
   const keepWaitingWorkers = setInterval(() => {
-    for (const { peer } of lateHellos) void link.send(peer, { type: "heartbeat" }).catch(() => {});
+    for (const peer of lateHellos.peers) void link.send(peer, { type: "heartbeat" }).catch(() => {});
   }, 1000);
   for (let generation = restarts; ; generation++) {
     const start = startOf(lastCheckpoint);
@@ -343,7 +343,7 @@ export async function runTraining(config: TrainConfig, options: { resume: string
   clearInterval(keepWaitingWorkers);
   // Nobody will take them now: they leave as the run's workers did, and their agents with them.
   await Promise.all(
-    lateHellos.splice(0).map(({ peer }) => link.send(peer, { type: "exit", rejoin: false }).catch(() => {})),
+    lateHellos.take().map(({ peer }) => link.send(peer, { type: "exit", rejoin: false }).catch(() => {})),
   );
   runTemp.remove(); // every worker has exited (runSession's end): nobody uses the ring folders any more
   await validations.drain().catch((error) => {

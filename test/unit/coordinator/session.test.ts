@@ -3,7 +3,13 @@
  * each coordinator message to an in-memory worker that answers as worker/loop.ts does.
  */
 import { describe, expect, it } from "vitest";
-import { runSession, type SessionInput, StopSignal, type WorkerPool } from "../../../src/coordinator/session.js";
+import {
+  runSession,
+  type SessionInput,
+  StopSignal,
+  WaitingHellos,
+  type WorkerPool,
+} from "../../../src/coordinator/session.js";
 import { BOUND_FLOOR_SECONDS, FIRST_STEP_BOUND_SECONDS } from "../../../src/coordinator/stallWatch.js";
 import type { WorkerExit, WorkerSpawnOptions } from "../../../src/coordinator/supervisor.js";
 import type { CoordinatorLink, PeerId } from "../../../src/protocol/link.js";
@@ -283,10 +289,23 @@ describe("runSession", () => {
   it("a hello queued behind the failure that ends the session is kept for the next generation", async () => {
     const sim = simulate({ failAt: { rank: 0, step: 2, kind: "crash", helloWith: "fresh" } });
     const { session } = input({}, sim);
-    const lateHellos: NonNullable<SessionInput["lateHellos"]> = [];
+    const lateHellos = new WaitingHellos(2);
     const outcome = await runSession({ ...session, lateHellos });
     expect(outcome.kind).toBe("failed");
-    expect(lateHellos).toEqual([{ peer: "fresh", message: { type: "hello", host: "h2", pid: 5000, localIndex: -1 } }]);
+    expect(lateHellos.take()).toEqual([
+      { peer: "fresh", message: { type: "hello", host: "h2", pid: 5000, localIndex: -1 } },
+    ]);
+  });
+
+  it("keeps one waiting hello per routing id, and at most twice the ranks, the newest", () => {
+    const waiting = new WaitingHellos(2);
+    const hello = (pid: number): WorkerMessage => ({ type: "hello", host: "h", pid, localIndex: -1 });
+    waiting.add("a", hello(1));
+    waiting.add("a", hello(2)); // a second hello on the same routing id
+    for (const [i, peer] of ["b", "c", "d", "e"].entries()) waiting.add(peer, hello(10 + i));
+    expect(waiting.peers).toEqual(["b", "c", "d", "e"]);
+    expect(waiting.take().map((h) => h.message)).toEqual([hello(10), hello(11), hello(12), hello(13)]);
+    expect(waiting.peers).toEqual([]);
   });
 
   it("reports a silent worker after the heartbeat timeout", async () => {
