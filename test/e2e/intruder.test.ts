@@ -11,8 +11,9 @@ import { listCheckpoints, readCheckpoint, resolveCheckpoint } from "../../src/tr
 import { events, flatParams, maxAbsDiff, run, runModule, start, tempRun, workerPids } from "./trainHelpers.js";
 
 const args = (out: string) => [
-  // long enough (a few seconds of steps on a quiet machine) that the forgeries land while it runs
-  ...["--preset", "smoke", "--gpus", "2", "--epochs", "3", "--steps-per-epoch", "80"],
+  // Long enough that the forgeries land while it runs: about 10 s of steps on a quiet machine, five times
+  // the forgers' 2 s (80 steps an epoch took about 4 s: too close on a slow CI, where a run ended first).
+  ...["--preset", "smoke", "--gpus", "2", "--epochs", "3", "--steps-per-epoch", "200"],
   ...["--deterministic", "--seed", "7", "--out", out, "--metrics-port", "0"],
 ];
 
@@ -74,9 +75,9 @@ describe("an intruder on the same host", () => {
     const asNobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
     const [plain, wrongKey, insider] = (
       await Promise.all([
-        runModule(forger(endpoint, 4), { via: asNobody, label: "forger (nobody, plaintext)" }),
-        runModule(forger(endpoint, 4, generateRunKeys()), { via: asNobody, label: "forger (nobody, CURVE)" }),
-        runModule(forger(endpoint, 3, stolen), { label: "forger (stolen keys)" }),
+        runModule(forger(endpoint, 2), { via: asNobody, label: "forger (nobody, plaintext)" }),
+        runModule(forger(endpoint, 2, generateRunKeys()), { via: asNobody, label: "forger (nobody, CURVE)" }),
+        runModule(forger(endpoint, 2, stolen), { label: "forger (stolen keys)" }),
       ])
     ).map((o) => JSON.parse(o.trim()));
     for (const o of [plain, wrongKey]) {
@@ -93,7 +94,7 @@ describe("an intruder on the same host", () => {
     expect(result.stderr).toMatch(/control: dropped a failed message from .*: the sender never joined this generation/);
     const e = events(out);
     expect(e.filter((x) => x.type === "restart")).toEqual([]);
-    expect(e.at(-1)).toMatchObject({ type: "end", status: "completed", step: 3 * 80 });
+    expect(e.at(-1)).toMatchObject({ type: "end", status: "completed", step: 3 * 200 });
     // the checkpoints are the run's own: bit for bit those of the undisturbed run
     expect(maxAbsDiff(flatParams(out), flatParams(straight))).toBe(0);
     // Which steps get validated depends on timing (one that finds the last still running is skipped), so the
