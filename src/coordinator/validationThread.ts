@@ -8,21 +8,10 @@
  *   const result = await thread.validate(params, stats, signal);  // copies the weights; signal cancels
  *   await thread.close();
  */
-import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
-import { cliPath } from "./supervisor.js";
+import { threadModule } from "./threadModule.js";
 import type { ValidationCase, ValidationResult, ValidatorOptions } from "./validation.js";
 import type { ThreadReply, ThreadRequest } from "./validationWorker.js";
-
-/** The thread's module: beside this one in dist/, or dist's copy when this runs from src/ under vitest. */
-function threadModule(): string {
-  const here = fileURLToPath(import.meta.url);
-  const sibling = join(dirname(here), "validationWorker.js");
-  if (here.endsWith(".js") && existsSync(sibling)) return sibling;
-  return join(dirname(cliPath()), "..", "coordinator", "validationWorker.js");
-}
 
 export class ValidationThread {
   private nextId = 0;
@@ -58,7 +47,10 @@ export class ValidationThread {
   static async start(options: ValidatorOptions, cases: ValidationCase[]): Promise<ValidationThread> {
     const transfer = [...new Set(cases.flatMap((c) => [c.image.buffer, c.labels.buffer]))] as ArrayBuffer[];
     const spawn = (transferList: ArrayBuffer[]) =>
-      new Worker(threadModule(), { workerData: { options, cases }, transferList });
+      new Worker(threadModule(import.meta.url, "validationWorker.js"), {
+        workerData: { options, cases },
+        transferList,
+      });
     let worker: Worker;
     try {
       worker = spawn(transfer);
