@@ -24,10 +24,10 @@ import {
   markBest,
   pruneCheckpoints,
   readNewestIntactCheckpoint,
-  writeCheckpoint,
   writeCheckpointValidation,
 } from "../train/checkpoint.js";
 import type { TrainConfig } from "../train/config.js";
+import { CheckpointThread } from "./checkpointThread.js";
 import { openCoordinatorLink } from "./controlLink.js";
 import { EventLog } from "./events.js";
 import { placeWorkers } from "./hardware.js";
@@ -128,6 +128,7 @@ export async function runTraining(config: TrainConfig, options: { resume: string
     throw error;
   }
   const events = new EventLog(runDir);
+  const checkpointWriter = CheckpointThread.start();
   const history = RunHistory.fromEvents(events.read(), checkpoint?.globalStep ?? 0);
   // Steps up to here are in events.jsonl already: logged again (after a restart or this resume), they say so.
   let highestLoggedStep = events.read().reduce((h, e) => (e.type === "step" ? Math.max(h, e.step) : h), 0);
@@ -222,7 +223,7 @@ export async function runTraining(config: TrainConfig, options: { resume: string
       restarts,
       savedAt: new Date().toISOString(),
     };
-    const path = writeCheckpoint(runDir, ckpt);
+    const path = await checkpointWriter.write(runDir, ckpt);
     lastCheckpoint = ckpt;
     pruneCheckpoints(runDir, config.keepLast);
     events.write({ type: "checkpoint", step: ckpt.globalStep, epoch: ckpt.epoch, path, best: false });
@@ -397,6 +398,7 @@ export async function runTraining(config: TrainConfig, options: { resume: string
       ["restarts", String(restarts)],
     ]);
   await validator.close();
+  await checkpointWriter.close();
   link.close();
   await server.close();
   lock.release();
