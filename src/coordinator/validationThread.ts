@@ -9,38 +9,26 @@
  *   await thread.close();
  */
 import { Worker } from "node:worker_threads";
-import { threadModule } from "./threadModule.js";
+import { ThreadCalls, threadModule } from "./threadCalls.js";
 import type { ValidationCase, ValidationResult, ValidatorOptions } from "./validation.js";
 import type { ThreadReply, ThreadRequest } from "./validationWorker.js";
 
 export class ValidationThread {
-  private nextId = 0;
-  private readonly calls = new Map<
-    number,
-    { resolve: (r: ValidationResult | null) => void; reject: (e: Error) => void }
-  >();
-  private failure: Error | null = null;
+  private readonly calls: ThreadCalls<ThreadReply, ValidationResult | null>;
 
   private constructor(private readonly worker: Worker) {
-    worker.on("message", (reply: ThreadReply) => {
-      if (reply.type === "ready") return;
-      const call = this.calls.get(reply.id);
-      if (!call) return;
-      this.calls.delete(reply.id);
-      if (reply.type === "result") call.resolve(reply.result);
-      else if (reply.type === "done") call.resolve(null);
-      else call.reject(reply.aborted ? new DOMException(reply.message, "AbortError") : new Error(reply.message));
-    });
-    const fail = (error: Error) => {
-      this.failure ??= error;
-      for (const call of this.calls.values()) call.reject(error);
-      this.calls.clear();
-    };
-    worker.on("error", (error) => fail(new Error(`validation thread failed: ${error.message}`)));
-    worker.on("exit", (code) => fail(new Error(`validation thread exited (status ${code})`)));
-    // The thread keeps the process alive only while it works for us: a run that ends early (a refused
-    // start, a bug) must not wait for an idle thread nobody closed. (After the listeners: adding one refs.)
-    worker.unref();
+    this.calls = new ThreadCalls<ThreadReply, ValidationResult | null>(
+      worker,
+      "validation",
+      (reply) => (reply.type === "ready" ? null : reply.id),
+      (reply) => {
+        if (reply.type === "result") return reply.result;
+        if (reply.type === "error") {
+          throw reply.aborted ? new DOMException(reply.message, "AbortError") : new Error(reply.message);
+        }
+        return null;
+      },
+    );
   }
 
   /** Starts the thread and resolves once its backend is up; the cases' buffers move into it (not copied). */
@@ -84,15 +72,14 @@ export class ValidationThread {
     signal?.throwIfAborted();
     // Copies of our own to hand over: the originals are views into the snapshot's message frames.
     const copies = { params: params.slice(), stats: stats.slice() };
-    const id = this.nextId;
-    const result = this.call((id) => ({ type: "validate", id, ...copies, preview }), [
-      copies.params.buffer,
-      copies.stats.buffer,
-    ] as ArrayBuffer[]);
+    const { id, done } = this.calls.call(
+      (id) => ({ type: "validate", id, ...copies, preview }) satisfies ThreadRequest,
+      [copies.params.buffer, copies.stats.buffer] as ArrayBuffer[],
+    );
     const cancel = () => this.worker.postMessage({ type: "cancel", id } satisfies ThreadRequest);
     signal?.addEventListener("abort", cancel, { once: true });
     try {
-      return (await result) as ValidationResult;
+      return (await done) as ValidationResult;
     } finally {
       signal?.removeEventListener("abort", cancel);
     }
@@ -100,22 +87,10 @@ export class ValidationThread {
 
   /** Draws curves.png in the thread (viz/curves.ts). */
   async writeCurves(path: string, loss: [number, number][], dice: Record<string, [number, number][]>): Promise<void> {
-    await this.call((id) => ({ type: "curves", id, path, loss, dice }), []);
+    await this.calls.call((id) => ({ type: "curves", id, path, loss, dice }) satisfies ThreadRequest).done;
   }
 
-  private call(request: (id: number) => ThreadRequest, transfer: ArrayBuffer[]): Promise<ValidationResult | null> {
-    if (this.failure) return Promise.reject(this.failure);
-    const id = this.nextId++;
-    const result = new Promise<ValidationResult | null>((resolve, reject) => this.calls.set(id, { resolve, reject }));
-    this.worker.ref();
-    this.worker.postMessage(request(id), transfer);
-    return result.finally(() => {
-      if (this.calls.size === 0) this.worker.unref();
-    });
-  }
-
-  async close(): Promise<void> {
-    this.worker.removeAllListeners("exit");
-    await this.worker.terminate();
+  close(): Promise<void> {
+    return this.calls.close();
   }
 }
