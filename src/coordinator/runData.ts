@@ -7,7 +7,7 @@ import { requireCheckedDataset } from "../data/check.js";
 import { type DecathlonDataset, loadDecathlon, splitCases } from "../data/decathlon.js";
 import { preprocessCase } from "../data/preprocess.js";
 import { shardEpoch } from "../data/sharding.js";
-import type { TrainConfig } from "../train/config.js";
+import { type TrainConfig, worldSizeOf } from "../train/config.js";
 import { ensureSyntheticDataset } from "./syntheticData.js";
 import type { ValidationCase } from "./validation.js";
 
@@ -45,7 +45,7 @@ export async function prepareRunData(config: TrainConfig, log: (line: string) =>
 export function describeRunData(dataset: DecathlonDataset, config: TrainConfig): RunData {
   const indexed = dataset.cases.map((entry, index) => ({ entry, index }));
   const split = splitCases(indexed, { seed: config.seed, validation: config.valFraction, test: 0 });
-  const worldSize = config.gpus + config.remoteWorkers;
+  const worldSize = worldSizeOf(config);
   const shardLength = Math.ceil(split.train.length / worldSize);
   const asMap = (names: string[]) => Object.fromEntries(names.map((name, i) => [String(i), name]));
   return {

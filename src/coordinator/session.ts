@@ -8,7 +8,7 @@
 import { EXIT_INPUT_ERROR } from "../errors.js";
 import type { CoordinatorLink, PeerId } from "../protocol/link.js";
 import type { CoordinatorMessage, RunSpec, StateHeader, WorkerMessage } from "../protocol/messages.js";
-import type { TrainConfig } from "../train/config.js";
+import { type TrainConfig, worldSizeOf } from "../train/config.js";
 import { PeerGuard } from "./peerGuard.js";
 import { collectiveBoundSeconds, diagnoseStall, STALL_GATHER_MS, type StallReport, StepClock } from "./stallWatch.js";
 import type { WorkerExit, WorkerSpawnOptions } from "./supervisor.js";
@@ -435,10 +435,6 @@ async function inputFailureOf(exit: WorkerExit, queue: EventQueue, peers: Map<Pe
 
 function rankOrder(p: Peer): number {
   return p.localIndex >= 0 ? p.localIndex : 1_000_000 + p.lastSeen;
-}
-
-function worldSizeOf(config: TrainConfig): number {
-  return config.gpus + config.remoteWorkers;
 }
 
 /**

@@ -26,7 +26,7 @@ import {
   readNewestIntactCheckpoint,
   writeCheckpointValidation,
 } from "../train/checkpoint.js";
-import type { TrainConfig } from "../train/config.js";
+import { type TrainConfig, worldSizeOf } from "../train/config.js";
 import { CheckpointThread } from "./checkpointThread.js";
 import { openCoordinatorLink } from "./controlLink.js";
 import { EventLog } from "./events.js";
@@ -235,7 +235,7 @@ export async function runTraining(config: TrainConfig, options: { resume: string
   events.write({
     type: "start",
     resumedFrom: options.resume,
-    worldSize: config.gpus + config.remoteWorkers,
+    worldSize: worldSizeOf(config),
     backend: placement.backend,
     threads: placement.threads,
     classes: data.labelNames.slice(1),
@@ -255,7 +255,7 @@ export async function runTraining(config: TrainConfig, options: { resume: string
   const runTemp = makeRunTemp();
   let outcome: SessionOutcome;
   const stepClock = new StepClock(); // step times outlive a restart: the stall bound stays measured
-  const lateHellos = new WaitingHellos(config.gpus + config.remoteWorkers);
+  const lateHellos = new WaitingHellos(worldSizeOf(config));
   // A fresh worker from another host may say hello while the last generation ends: until the next one takes
   // it, it must hear from the coordinator, or its --coordinator-timeout takes the silence for a lost run.
   const keepWaitingWorkers = setInterval(() => {
@@ -303,7 +303,7 @@ export async function runTraining(config: TrainConfig, options: { resume: string
             cpuSeconds: m.cpuSeconds,
           });
           if (m.rank !== 0) return;
-          const worldVoxelsPerSecond = (m.voxels * (config.gpus + config.remoteWorkers)) / m.seconds;
+          const worldVoxelsPerSecond = (m.voxels * worldSizeOf(config)) / m.seconds;
           history.addStep(m.globalStep, m.meanLoss, worldVoxelsPerSecond);
           const redo = m.globalStep <= highestLoggedStep;
           highestLoggedStep = Math.max(highestLoggedStep, m.globalStep);
@@ -383,7 +383,7 @@ export async function runTraining(config: TrainConfig, options: { resume: string
       ["wall time", formatSeconds(seconds)],
       ["steps", String(lastCheckpoint?.globalStep ?? 0)],
       ["epochs", `${Math.min(config.epochs, (lastCheckpoint?.epoch ?? 0) + 1)} of ${config.epochs}`],
-      ["workers", `${config.gpus + config.remoteWorkers} (${placement.backend}, ${placement.threads} thread(s) each)`],
+      ["workers", `${worldSizeOf(config)} (${placement.backend}, ${placement.threads} thread(s) each)`],
       ["final loss", history.loss.at(-1)?.[1].toFixed(4) ?? "-"],
       ["throughput", `${formatCount(history.meanVoxelsPerSecond())} voxels/s`],
       [

@@ -207,6 +207,11 @@ function checkAcrossKeys(config: TrainConfig): void {
   }
 }
 
+/** The ranks of a run: the local workers, then the remote ones. */
+export function worldSizeOf(config: TrainConfig): number {
+  return config.gpus + config.remoteWorkers;
+}
+
 /** Threads per worker: --threads, else the cores shared by the local workers (at least 1). */
 export function threadsPerWorker(config: TrainConfig): number {
   return config.threads ?? Math.max(1, Math.floor(availableParallelism() / config.gpus));
