@@ -10,6 +10,7 @@
  */
 
 import { hostname } from "node:os";
+import { setImmediate as eventLoopTurn } from "node:timers/promises";
 import { checksum } from "../comm/checksum.js";
 import { bytesOf, float32View } from "../comm/frames.js";
 import { RingAllReduce, RingStallError } from "../comm/ring.js";
@@ -206,6 +207,10 @@ async function runPlan(s: Session, plan: Plan, link: WorkerLink, stopRequested: 
       rss: process.memoryUsage().rss,
       cpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
     });
+    // A ring of one has no socket to wait on and a writable link resolves at once: without a turn of the
+    // event loop per step, timers and I/O (the coordinator's stop, the IPC channel closing when the
+    // coordinator dies) would wait until ZeroMQ's queue to a dead coordinator filled up.
+    await eventLoopTurn();
   }
   if (plan.snapshot || stopAll) await sendSnapshot(s, plan, link, stopAll);
   return stopAll;
