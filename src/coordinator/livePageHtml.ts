@@ -25,6 +25,7 @@ h2 .note { font-weight: 400; color: var(--muted); font-size: 12.5px; margin-left
   letter-spacing: .02em; text-transform: uppercase; color: #fff; background: #7a8594; }
 .badge.running { background: #1f8a4c; } .badge.validating { background: #7b4fc9; }
 .badge.completed { background: #1f77b4; } .badge.stopped { background: #b7791f; } .badge.failed { background: #c53030; }
+.badge.interrupted { background: #5a6270; }
 .badge.running::before, .badge.validating::before { content: ""; display: inline-block; width: 7px; height: 7px;
   border-radius: 50%; background: #fff; margin-right: 6px; vertical-align: 1px; animation: pulse 1.6s infinite; }
 @keyframes pulse { 50% { opacity: .25; } }
@@ -107,7 +108,7 @@ pre { font: 12px/1.45 ui-monospace, "DejaVu Sans Mono", monospace; background: #
 (function () {
   "use strict";
   var palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#17becf"];
-  var finalStates = { completed: 1, stopped: 1, failed: 1 };
+  var finalStates = { completed: 1, stopped: 1, failed: 1, interrupted: 1 };
   var state = null, failures = 0, previewSrc = null, configShown = null, timer = null;
   var $ = function (id) { return document.getElementById(id); };
   function esc(s) {
@@ -261,7 +262,8 @@ pre { font: 12px/1.45 ui-monospace, "DejaVu Sans Mono", monospace; background: #
     set("stepNote", s.totalSteps ? "of " + s.totalSteps + " (" + Math.floor((100 * s.step) / s.totalSteps) + "%)" : "");
     $("progress").style.width = s.totalSteps ? Math.min(100, (100 * s.step) / s.totalSteps).toFixed(1) + "%" : "0";
     set("elapsed", duration(s.elapsedSeconds));
-    set("eta", finalStates[s.status] ? "ended " + (s.endedAt ? new Date(s.endedAt).toLocaleString() : "")
+    var endedAt = s.endedAt || (s.status === "interrupted" ? s.lastEventAt : null);
+    set("eta", finalStates[s.status] ? "ended " + (endedAt ? new Date(endedAt).toLocaleString() : "")
       : s.etaSeconds !== null ? "ETA " + duration(s.etaSeconds) + " (training steps)" : "ETA -");
     set("loss", num(s.loss, 4));
     set("lossNote", s.skippedSteps ? s.skippedSteps + " skipped step(s)" : s.lossScale && s.lossScale !== 1 ? "loss scale " + s.lossScale : "soft Dice loss, mean over ranks");

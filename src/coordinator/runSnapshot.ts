@@ -13,7 +13,11 @@
  */
 import type { RunEvent, StoredEvent } from "./events.js";
 
-export type RunStatus = "running" | "validating" | "stopped" | "failed" | "completed";
+/**
+ * "interrupted": no end event, and no coordinator holds the run's lock any more (SIGKILL, a crash, a power
+ * cut); the last checkpoint is where `train --resume` goes on from.
+ */
+export type RunStatus = "running" | "validating" | "stopped" | "failed" | "completed" | "interrupted";
 
 /** [global step, value] */
 export type Point = [number, number];
@@ -113,8 +117,16 @@ export interface SnapshotInput {
   config?: Record<string, unknown> | null;
   /** Absent for `view`. */
   live?: LiveFacts;
+  /**
+   * false: nobody holds the run's lock (`view` of a run whose coordinator is gone). The fold alone cannot
+   * tell a run still going from one killed without an end event.
+   */
+  coordinatorAlive?: boolean;
   preview?: { url: string; updatedAt: string } | null;
 }
+
+const interruptedReason =
+  "the coordinator ended without an end event (killed or crashed); train --resume goes on from the last checkpoint";
 
 export const maxLossPoints = 2000;
 export const maxDicePoints = 500;
@@ -311,9 +323,19 @@ export class RunFold {
     const stepsPerEpoch =
       this.start?.stepsPerEpoch ?? numberOr(config?.stepsPerEpoch, null) ?? this.inferredStepsPerEpoch;
     const totalSteps = epochs !== null && stepsPerEpoch !== null ? epochs * stepsPerEpoch : null;
-    const status: RunStatus = this.ended ? this.ended.status : this.unvalidated !== null ? "validating" : "running";
-    const running = this.ended === null;
-    const elapsed = this.closedSeconds + (this.attemptStart !== null ? Math.max(0, now - this.attemptStart) / 1000 : 0);
+    const interrupted = this.ended === null && input.coordinatorAlive === false;
+    const status: RunStatus = this.ended
+      ? this.ended.status
+      : interrupted
+        ? "interrupted"
+        : this.unvalidated !== null
+          ? "validating"
+          : "running";
+    const running = this.ended === null && !interrupted;
+    // An interrupted attempt lasted until its last event, as one a resume closes does.
+    const attemptEnd = interrupted ? (this.lastEventAt ?? now) : now;
+    const elapsed =
+      this.closedSeconds + (this.attemptStart !== null ? Math.max(0, attemptEnd - this.attemptStart) / 1000 : 0);
     const stepsPerSecond = this.stepRate();
     const remaining = totalSteps !== null ? Math.max(0, totalSteps - this.step) : null;
     const eta = running && remaining !== null && stepsPerSecond ? remaining / stepsPerSecond : null;
@@ -324,7 +346,7 @@ export class RunFold {
       name: input.name,
       live: live !== undefined,
       status,
-      reason: this.ended?.reason ?? null,
+      reason: this.ended?.reason ?? (interrupted ? interruptedReason : null),
       now: new Date(now).toISOString(),
       startedAt: iso(this.startedAt),
       endedAt: iso(this.endedAt),

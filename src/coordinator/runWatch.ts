@@ -14,6 +14,7 @@ import { closeSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import type { StoredEvent } from "./events.js";
+import { liveLockHolder } from "./runLock.js";
 import { type LiveFacts, RunFold, type RunSnapshot } from "./runSnapshot.js";
 
 export interface RunWatchOptions {
@@ -37,6 +38,7 @@ export class RunWatch {
   private partial = "";
   private config: Record<string, unknown> | null = null;
   private preview: RunSnapshot["preview"] = null;
+  private coordinatorAlive = true;
   private lastLook = 0;
   private readonly minIntervalMs: number;
   private readonly maxReadBytes: number;
@@ -66,6 +68,7 @@ export class RunWatch {
       now: Date.now(),
       config: this.config,
       live: this.options.live?.(),
+      coordinatorAlive: this.coordinatorAlive,
       preview: this.preview,
     });
   }
@@ -117,8 +120,10 @@ export class RunWatch {
     return this.offset < size;
   }
 
-  /** config.json (once it parses) and the preview's version. */
+  /** config.json (once it parses), the preview's version and, for `view`, whether a coordinator holds the run. */
   private lookAround(): void {
+    // The live coordinator is the holder; `view` asks the lock (a small read and, on this host, a kill(pid, 0)).
+    if (!this.options.live) this.coordinatorAlive = liveLockHolder(this.runDir) !== null;
     if (this.config === null) {
       try {
         this.config = JSON.parse(readFileSync(join(this.runDir, "config.json"), "utf8")) as Record<string, unknown>;

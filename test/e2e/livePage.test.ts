@@ -9,7 +9,18 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cli, type Finished, type Running, run, start, tempRun, waitForEvents } from "./trainHelpers.js";
+import {
+  cli,
+  type Finished,
+  fileExists,
+  pidAlive,
+  type Running,
+  run,
+  start,
+  tempRun,
+  waitForEvents,
+  workerPids,
+} from "./trainHelpers.js";
 
 const chromiumFlags = [
   "--headless=new",
@@ -60,6 +71,30 @@ const pageStatus = (dom: string) => attribute(dom, /<main id="app" data-status="
 /** data-points of each drawn chart, in page order (loss, then Dice). */
 const plotPoints = (dom: string) =>
   [...dom.matchAll(/<svg class="plot"[^>]* data-points="(\d+)"/g)].map((m) => Number(m[1]));
+
+/** `orchestrate view RUN --port 0`, once it printed its URL; stop() sends SIGTERM and gives its exit code. */
+async function view(runDir: string): Promise<{ url: string; stop: () => Promise<number | null> }> {
+  const viewing = spawn(process.execPath, [cli, "view", runDir, "--port", "0"], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  viewing.stdout.on("data", (d) => {
+    out += d;
+  });
+  const exited = new Promise<number | null>((resolve) => viewing.on("exit", (code) => resolve(code)));
+  const stop = () => {
+    viewing.kill("SIGTERM");
+    return exited;
+  };
+  const deadline = Date.now() + 30_000;
+  while (!/http:\/\/127\.0\.0\.1:\d+\//.test(out) && Date.now() < deadline && viewing.exitCode === null) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  try {
+    return { url: attribute(out, /voxring view: (http:\/\/127\.0\.0\.1:\d+\/)/), stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
 
 function untilStderr(training: Running, pattern: RegExp, seconds: number): Promise<RegExpMatchArray> {
   const deadline = Date.now() + seconds * 1000;
@@ -166,21 +201,9 @@ describe("the live page", () => {
 
   it("`orchestrate view RUN` renders the finished run's final state", async () => {
     expect(finished?.code).toBe(0);
-    const viewing = spawn(process.execPath, [cli, "view", runDir, "--port", "0"], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    viewing.stdout.on("data", (d) => {
-      out += d;
-    });
-    const exited = new Promise<number | null>((resolve) => viewing.on("exit", (code) => resolve(code)));
+    const viewing = await view(runDir);
     try {
-      const deadline = Date.now() + 30_000;
-      while (!/http:\/\/127\.0\.0\.1:\d+\//.test(out) && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-      const url = attribute(out, /voxring view: (http:\/\/127\.0\.0\.1:\d+\/)/);
-      const dom = await renderedDom(url);
+      const dom = await renderedDom(viewing.url);
       expect(pageStatus(dom)).toBe("completed");
       expect(pageStep(dom)).toBe(480);
       expect(dom).toMatch(/from events\.jsonl \(orchestrate view\)/);
@@ -193,9 +216,57 @@ describe("the live page", () => {
       expect(dom).toMatch(/<img alt="validation preview" src="\/val_preview\.png\?v=/);
       expect(dom).toMatch(/"channels": \[\s*4,\s*8\s*\]/); // the resolved configuration, in its <details>
     } finally {
-      viewing.kill("SIGTERM");
+      expect(await viewing.stop()).toBe(0);
     }
-    expect(await exited).toBe(0);
+  });
+
+  it("shows a run whose coordinator was SIGKILLed as interrupted, with how to go on", async () => {
+    const killedDir = tempRun("livepage-killed");
+    const killed = start([
+      "train",
+      "--preset",
+      "smoke",
+      "--gpus",
+      "1",
+      "--threads",
+      "1",
+      "--channels",
+      "4",
+      "8",
+      "--patch",
+      "32",
+      "32",
+      "8",
+      "--epochs",
+      "1",
+      "--steps-per-epoch",
+      "100000",
+      "--metrics-port",
+      "0",
+      "--out",
+      killedDir,
+    ]);
+    try {
+      await waitForEvents(killedDir, (e) => e.some((x) => x.type === "step" && x.step >= 3), 120_000);
+      const workers = workerPids(killed.child.pid ?? -1);
+      killed.child.kill("SIGKILL"); // no end event, and RUN/.lock left behind naming a dead pid
+      await killed.done;
+      expect(fileExists(join(killedDir, ".lock"))).toBe(true);
+      const deadline = Date.now() + 30_000; // its worker leaves once the IPC channel closes
+      while (workers.some(pidAlive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      const viewing = await view(killedDir);
+      try {
+        const dom = await renderedDom(viewing.url);
+        expect(pageStatus(dom)).toBe("interrupted");
+        expect(dom).toMatch(/<span id="reason" class="sub">[^<]*train --resume/);
+        expect(pageStep(dom)).toBeGreaterThanOrEqual(3);
+      } finally {
+        expect(await viewing.stop()).toBe(0);
+      }
+    } finally {
+      if (killed.child.exitCode === null) killed.child.kill("SIGKILL");
+      rmSync(killedDir, { recursive: true, force: true });
+    }
   });
 
   it("refuses a directory that is not a run: one line naming it, exit 2", async () => {

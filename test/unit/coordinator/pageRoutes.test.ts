@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunEvent } from "../../../src/coordinator/events.js";
 import { createMetrics, type MetricsServer, startMetricsServer } from "../../../src/coordinator/metrics.js";
 import { createPageRoutes, type PageRoutes, startPageServer } from "../../../src/coordinator/pageRoutes.js";
+import { acquireRunLock } from "../../../src/coordinator/runLock.js";
 import { LiveWorkers } from "../../../src/coordinator/runSnapshot.js";
 import { RunWatch } from "../../../src/coordinator/runWatch.js";
 import { InputError } from "../../../src/errors.js";
@@ -209,6 +210,24 @@ describe("the live page's HTTP endpoints beside /metrics", () => {
 });
 
 describe("the page server of `orchestrate view`", () => {
+  it("shows a run without an end event as running while a coordinator holds its lock, then interrupted", () => {
+    const dir = mkdtempSync(join(tmpdir(), "voxring-view-"));
+    try {
+      writeFileSync(
+        join(dir, "events.jsonl"),
+        line({ type: "start", resumedFrom: null, worldSize: 1, backend: "cpu", threads: 2 }) + line(stepEvent(1, 0.5)),
+      );
+      const lock = acquireRunLock(dir, () => {});
+      const watch = new RunWatch({ runDir: dir, minIntervalMs: 0 });
+      watch.catchUp();
+      expect(watch.snapshot()).toMatchObject({ live: false, status: "running", reason: null });
+      lock.release();
+      expect(watch.snapshot()).toMatchObject({ status: "interrupted", reason: expect.stringMatching(/--resume/) });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("serves the same routes (no /metrics) and names --port when the port is taken", async () => {
     const dir = mkdtempSync(join(tmpdir(), "voxring-view-"));
     try {

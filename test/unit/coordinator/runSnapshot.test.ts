@@ -290,6 +290,28 @@ describe("RunFold: events in, snapshot out", () => {
     expect(incremental.snapshot(input)).toEqual(foldEvents(events).snapshot(input));
   });
 
+  it("is interrupted, not running forever, when no coordinator holds the run and no end event came", () => {
+    const killed = [start(0), step(1, 1, 0.9), step(2, 2, 0.8), checkpoint(2, 2), step(12, 3, 0.7)];
+    const snapshot = (events: StoredEvent[], coordinatorAlive: boolean) =>
+      foldEvents(events).snapshot({ name: "r1", now: t0 + 100_000, config, coordinatorAlive });
+    expect(snapshot(killed, false)).toMatchObject({
+      status: "interrupted",
+      reason: expect.stringMatching(/without an end event .*train --resume/),
+      endedAt: null,
+      lastEventAt: "2026-01-01T00:00:12.000Z",
+      elapsedSeconds: 12, // until its last event, not until now
+      etaSeconds: null,
+      validatingStep: null,
+      workers: { up: 0 },
+    });
+    expect(snapshot(killed, true)).toMatchObject({ status: "validating", validatingStep: 2, elapsedSeconds: 100 });
+    // An end event says what happened, whoever holds the lock now.
+    expect(snapshot([...killed, end(13, "stopped", 3, 13, "SIGTERM")], false)).toMatchObject({
+      status: "stopped",
+      reason: "SIGTERM",
+    });
+  });
+
   it("adds the coordinator's live facts: workers up, each rank's throughput and when it was last heard", () => {
     const live = new LiveWorkers();
     live.setUp(2);
