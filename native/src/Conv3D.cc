@@ -18,7 +18,7 @@ std::unique_ptr<Conv3DEntry> MakeEntry(const ConvGeometry& g) {
 }
 
 LruCache<Conv3DEntry>& Cache() {
-  static LruCache<Conv3DEntry> cache(kPrimitiveCacheCapacity);
+  static thread_local LruCache<Conv3DEntry> cache(kPrimitiveCacheCapacity);
   return cache;
 }
 

@@ -22,7 +22,7 @@ std::unique_ptr<BackpropFilterEntry> MakeEntry(const ConvGeometry& g) {
 }
 
 LruCache<BackpropFilterEntry>& Cache() {
-  static LruCache<BackpropFilterEntry> cache(kPrimitiveCacheCapacity);
+  static thread_local LruCache<BackpropFilterEntry> cache(kPrimitiveCacheCapacity);
   return cache;
 }
 

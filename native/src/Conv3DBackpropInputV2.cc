@@ -22,7 +22,7 @@ std::unique_ptr<BackpropInputEntry> MakeEntry(const ConvGeometry& g) {
 }
 
 LruCache<BackpropInputEntry>& Cache() {
-  static LruCache<BackpropInputEntry> cache(kPrimitiveCacheCapacity);
+  static thread_local LruCache<BackpropInputEntry> cache(kPrimitiveCacheCapacity);
   return cache;
 }
 

@@ -49,7 +49,10 @@ inline Span WindowSpan(int64_t corner, int64_t window, int64_t size) {
 }
 
 // Least-recently-used cache of prepared primitives: creating a primitive descriptor costs milliseconds
-// (implementation search, JIT), far more than small convolutions themselves.
+// (implementation search, JIT), far more than small convolutions themselves. One cache per thread
+// (thread_local where it is declared): the JavaScript threads of a process (the coordinator's validation
+// thread beside a test's or a tool's main thread) each run convolutions, and neither this map nor a cached
+// entry (its blocked filter buffer, the primitive's scratchpad) may be shared by two threads at once.
 template <typename Entry>
 class LruCache {
  public:
