@@ -72,6 +72,13 @@ const pageStatus = (dom: string) => attribute(dom, /<main id="app" data-status="
 const plotPoints = (dom: string) =>
   [...dom.matchAll(/<svg class="plot"[^>]* data-points="(\d+)"/g)].map((m) => Number(m[1]));
 
+/** `train` of a tiny net, one thread a worker, the page on a free port. */
+const tinyRun = (out: string, gpus: number, epochs: number, stepsPerEpoch: number) =>
+  ["train", "--preset", "smoke", "--gpus", String(gpus), "--threads", "1", "--channels", "4", "8"].concat(
+    ["--patch", "32", "32", "8", "--epochs", String(epochs), "--steps-per-epoch", String(stepsPerEpoch)],
+    ["--metrics-port", "0", "--out", out],
+  );
+
 /** `orchestrate view RUN --port 0`, once it printed its URL; stop() sends SIGTERM and gives its exit code. */
 async function view(runDir: string): Promise<{ url: string; stop: () => Promise<number | null> }> {
   const viewing = spawn(process.execPath, [cli, "view", runDir, "--port", "0"], { stdio: ["ignore", "pipe", "pipe"] });
@@ -119,32 +126,7 @@ describe("the live page", () => {
 
   beforeAll(async () => {
     // 480 steps of a tiny net on two workers: long enough to be seen moving, a validation every epoch.
-    training = start([
-      "train",
-      "--preset",
-      "smoke",
-      "--gpus",
-      "2",
-      "--threads",
-      "1",
-      "--channels",
-      "4",
-      "8",
-      "--patch",
-      "32",
-      "32",
-      "8",
-      "--epochs",
-      "4",
-      "--steps-per-epoch",
-      "120",
-      "--val-overlap",
-      "0",
-      "--metrics-port",
-      "0",
-      "--out",
-      runDir,
-    ]);
+    training = start([...tinyRun(runDir, 2, 4, 120), "--val-overlap", "0"]);
     pageUrl = (await untilStderr(training, /live page: (http:\/\/127\.0\.0\.1:\d+\/)/, 120))[1];
   });
 
@@ -222,30 +204,7 @@ describe("the live page", () => {
 
   it("shows a run whose coordinator was SIGKILLed as interrupted, with how to go on", async () => {
     const killedDir = tempRun("livepage-killed");
-    const killed = start([
-      "train",
-      "--preset",
-      "smoke",
-      "--gpus",
-      "1",
-      "--threads",
-      "1",
-      "--channels",
-      "4",
-      "8",
-      "--patch",
-      "32",
-      "32",
-      "8",
-      "--epochs",
-      "1",
-      "--steps-per-epoch",
-      "100000",
-      "--metrics-port",
-      "0",
-      "--out",
-      killedDir,
-    ]);
+    const killed = start(tinyRun(killedDir, 1, 1, 100_000));
     try {
       await waitForEvents(killedDir, (e) => e.some((x) => x.type === "step" && x.step >= 3), 120_000);
       const workers = workerPids(killed.child.pid ?? -1);
