@@ -7,8 +7,8 @@ dnnl::engine& Engine() {
   return engine;
 }
 
-// One stream per thread: the addon runs in the worker threads of validation and checkpoints too, and a oneDNN
-// stream (like a cached primitive, see LruCache) must not be used by two threads at once.
+// One stream per thread: the addon runs in the coordinator's validation thread too, and a oneDNN stream (like
+// a cached primitive, see LruCache) must not be used by two threads at once.
 dnnl::stream& Stream() {
   static thread_local dnnl::stream stream(Engine());
   return stream;
