@@ -1,16 +1,16 @@
 import { describe, expect, it } from "vitest";
 import { listCheckpoints, readCheckpoint } from "../../src/train/checkpoint.js";
-import { events, pidAlive, smokeArgs, start, tempRun, waitForEvents, workerPids } from "./trainHelpers.js";
-
-async function waitUntilGone(pids: number[], timeoutMs: number): Promise<number[]> {
-  const deadline = Date.now() + timeoutMs;
-  let alive = pids.filter(pidAlive);
-  while (alive.length > 0 && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 100));
-    alive = pids.filter(pidAlive);
-  }
-  return alive;
-}
+import {
+  events,
+  pidAlive,
+  smokeArgs,
+  start,
+  tempRun,
+  tinyRun,
+  waitForEvents,
+  waitUntilGone,
+  workerPids,
+} from "./trainHelpers.js";
 
 describe("worker failure", () => {
   it("a worker killed with SIGKILL mid-run: all restart from the last checkpoint and the run finishes", async () => {
@@ -61,12 +61,9 @@ describe("stopping", () => {
   // channel close (it used to train on for 10–30 s, until ZeroMQ's queue to the dead coordinator filled).
   it.each([2, 1])("a coordinator killed with SIGKILL leaves none of its %i worker(s) behind", async (gpus) => {
     const out = tempRun("sigkill");
-    const args = smokeArgs(out, 50);
-    args[args.indexOf("--gpus") + 1] = String(gpus);
     // Steps of a few milliseconds, as fast as they come, past the first hundreds (while the cases still load,
     // the loader's I/O gives the event loop its turns): the case where nothing else yields.
-    const tiny = ["--channels", "4", "8", "--patch", "32", "32", "8", "--steps-per-epoch", "100000", "--threads", "1"];
-    const running = start([...args, ...tiny]);
+    const running = start(tinyRun(out, gpus, 1, 100_000));
     await waitForEvents(out, (e) => e.some((x) => x.type === "step" && x.step >= 500), 90_000);
     const pids = workerPids(running.child.pid as number);
     expect(pids).toHaveLength(gpus);

@@ -13,12 +13,13 @@ import {
   cli,
   type Finished,
   fileExists,
-  pidAlive,
   type Running,
   run,
   start,
   tempRun,
+  tinyRun,
   waitForEvents,
+  waitUntilGone,
   workerPids,
 } from "./trainHelpers.js";
 
@@ -71,13 +72,6 @@ const pageStatus = (dom: string) => attribute(dom, /<main id="app" data-status="
 /** data-points of each drawn chart, in page order (loss, then Dice). */
 const plotPoints = (dom: string) =>
   [...dom.matchAll(/<svg class="plot"[^>]* data-points="(\d+)"/g)].map((m) => Number(m[1]));
-
-/** `train` of a tiny net, one thread a worker, the page on a free port. */
-const tinyRun = (out: string, gpus: number, epochs: number, stepsPerEpoch: number) =>
-  ["train", "--preset", "smoke", "--gpus", String(gpus), "--threads", "1", "--channels", "4", "8"].concat(
-    ["--patch", "32", "32", "8", "--epochs", String(epochs), "--steps-per-epoch", String(stepsPerEpoch)],
-    ["--metrics-port", "0", "--out", out],
-  );
 
 /** `orchestrate view RUN --port 0`, once it printed its URL; stop() sends SIGTERM and gives its exit code. */
 async function view(runDir: string): Promise<{ url: string; stop: () => Promise<number | null> }> {
@@ -211,8 +205,7 @@ describe("the live page", () => {
       killed.child.kill("SIGKILL"); // no end event, and RUN/.lock left behind naming a dead pid
       await killed.done;
       expect(fileExists(join(killedDir, ".lock"))).toBe(true);
-      const deadline = Date.now() + 30_000; // its worker leaves once the IPC channel closes
-      while (workers.some(pidAlive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      await waitUntilGone(workers, 30_000); // its worker leaves once the IPC channel closes
       const viewing = await view(killedDir);
       try {
         const dom = await renderedDom(viewing.url);

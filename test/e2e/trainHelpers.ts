@@ -18,6 +18,14 @@ export function smokeArgs(out: string, epochs: number): string[] {
   return ["--preset", "smoke", "--gpus", "2", "--epochs", String(epochs), "--out", out, "--metrics-port", "0"];
 }
 
+/** `train` of a tiny net (4/8 channels, 32×32×8 patches), one thread a worker, metrics and page on a free port. */
+export function tinyRun(out: string, gpus: number, epochs: number, stepsPerEpoch: number): string[] {
+  return ["train", "--preset", "smoke", "--gpus", String(gpus), "--threads", "1", "--channels", "4", "8"].concat(
+    ["--patch", "32", "32", "8", "--epochs", String(epochs), "--steps-per-epoch", String(stepsPerEpoch)],
+    ["--metrics-port", "0", "--out", out],
+  );
+}
+
 export function tempRun(name: string): string {
   return join(mkdtempSync(join(tmpdir(), `voxring-${name}-`)), "run");
 }
@@ -149,6 +157,17 @@ export function pidAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** Waits until none of `pids` runs or `timeoutMs` passed; the ones still alive. */
+export async function waitUntilGone(pids: number[], timeoutMs: number): Promise<number[]> {
+  const deadline = Date.now() + timeoutMs;
+  let alive = pids.filter(pidAlive);
+  while (alive.length > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    alive = pids.filter(pidAlive);
+  }
+  return alive;
 }
 
 /** The child processes of the coordinator (its local workers). */
