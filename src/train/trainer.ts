@@ -3,6 +3,7 @@ import { GradientHooks } from "../model/gradientHooks.js";
 import { DEFAULT_DICE_SMOOTH, softDiceLoss } from "../model/ops/softDice.js";
 import { areViewsOf, flatSize, readFlat, viewFlat } from "../model/paramLayout.js";
 import type { UNet } from "../model/unet.js";
+import { stepOutputs, variableBuffers } from "../native/kernels/stepOutputs.js";
 import { Adam, type AdamState, DEFAULT_ADAM } from "./adam.js";
 import { allFinite, DynamicLossScaler, type LossScaleState } from "./lossScale.js";
 
@@ -117,18 +118,26 @@ export function createTrainer(unet: UNet, options: Partial<TrainerOptions> = {})
     // Backward differentiates loss × scale; the hooks bring each gradient to × gradScale as they copy it.
     hooks.begin(grads, gradScale / scale, onGradient ?? (() => {}));
     let loss = 0;
-    tf.tidy(() => {
-      const input = tf.tensor5d(x, batchShape, "float32");
-      const target = tf.tensor4d(labels, [n, z, y, xSize], "int32");
-      tf.variableGrads(() => {
-        const unscaled = softDiceLoss(unet.apply(input, true, hooks), target, smooth);
-        loss = unscaled.dataSync()[0];
-        onLoss?.(loss);
-        hooks.forwardDone();
-        return scale === 1 ? unscaled : tf.mul(unscaled, scale);
-      }, vars);
-      hooks.finish();
-    });
+    const tensorsBefore = tf.memory().numTensors;
+    let finished = false;
+    stepOutputs.begin();
+    try {
+      tf.tidy(() => {
+        const input = tf.tensor5d(x, batchShape, "float32");
+        const target = tf.tensor4d(labels, [n, z, y, xSize], "int32");
+        tf.variableGrads(() => {
+          const unscaled = softDiceLoss(unet.apply(input, true, hooks), target, smooth);
+          loss = unscaled.dataSync()[0];
+          onLoss?.(loss);
+          hooks.forwardDone();
+          return scale === 1 ? unscaled : tf.mul(unscaled, scale);
+        }, vars);
+        hooks.finish();
+      });
+      finished = true;
+    } finally {
+      stepOutputs.end(variableBuffers(), finished && tf.memory().numTensors === tensorsBefore);
+    }
     return { loss, grads };
   }
 

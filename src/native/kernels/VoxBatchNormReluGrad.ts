@@ -1,6 +1,6 @@
 import type { NativeKernelConfig } from "../kernelConfig.js";
 import { type BatchNormReluAttrs, VoxKernel } from "../kernelNames.js";
-import { type CpuBackendLike, type KernelInputs, requireFloat32 } from "./cpuTensors.js";
+import { type CpuBackendLike, type KernelInputs, requireFloat32, uninitializedFloat32 } from "./cpuTensors.js";
 import { rowsAndChannels } from "./VoxBatchNormReluTrain.js";
 
 /**
@@ -16,7 +16,7 @@ export const voxBatchNormReluGradConfig: NativeKernelConfig = {
     const { rows, channels } = rowsAndChannels(inputs.x.shape);
     const values = (name: keyof typeof inputs) =>
       requireFloat32(backend, inputs[name], `VoxBatchNormReluGrad: ${name}`);
-    const dx = new Float32Array(rows * channels);
+    const dx = uninitializedFloat32(rows * channels);
     const dgamma = new Float32Array(channels);
     const dbeta = new Float32Array(channels);
     addon.batchNormReluGrad(

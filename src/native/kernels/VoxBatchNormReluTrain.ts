@@ -1,6 +1,6 @@
 import type { NativeKernelConfig } from "../kernelConfig.js";
 import { type BatchNormReluAttrs, VoxKernel } from "../kernelNames.js";
-import { type CpuBackendLike, type KernelInputs, requireFloat32 } from "./cpuTensors.js";
+import { type CpuBackendLike, type KernelInputs, requireFloat32, uninitializedFloat32 } from "./cpuTensors.js";
 
 /** Channels-last x seen as rows × channels, the shape every VoxBatchNormRelu* kernel works on. */
 export function rowsAndChannels(shape: number[]): { rows: number; channels: number } {
@@ -20,7 +20,7 @@ export const voxBatchNormReluTrainConfig: NativeKernelConfig = {
     const { x, gamma, beta } = args.inputs as KernelInputs<"x" | "gamma" | "beta">;
     const { epsilon, relu } = args.attrs as unknown as BatchNormReluAttrs;
     const { rows, channels } = rowsAndChannels(x.shape);
-    const y = new Float32Array(rows * channels);
+    const y = uninitializedFloat32(rows * channels);
     const mean = new Float32Array(channels);
     const variance = new Float32Array(channels);
     addon.batchNormReluTrain(

@@ -1,7 +1,13 @@
 import type * as tf from "@tensorflow/tfjs";
 import type { NativeKernelConfig } from "../kernelConfig.js";
 import { type SoftDiceAttrs, VoxKernel } from "../kernelNames.js";
-import { type CpuBackendLike, int32Values, type KernelInputs, requireFloat32 } from "./cpuTensors.js";
+import {
+  type CpuBackendLike,
+  int32Values,
+  type KernelInputs,
+  requireFloat32,
+  uninitializedFloat32,
+} from "./cpuTensors.js";
 
 /** Labels of the Dice kernels: int32 class indices, one per voxel. */
 export function requireLabels(backend: CpuBackendLike, labels: tf.TensorInfo, where: string): Int32Array {
@@ -22,7 +28,7 @@ export const voxSoftDiceLossConfig: NativeKernelConfig = {
     const { smooth } = args.attrs as unknown as SoftDiceAttrs;
     const classes = logits.shape[logits.shape.length - 1];
     const voxels = labels.shape.reduce((a, b) => a * b, 1);
-    const probs = new Float32Array(voxels * classes);
+    const probs = uninitializedFloat32(voxels * classes);
     const sums = new Float32Array(3 * classes);
     const loss = addon.softDiceLoss(
       requireFloat32(backend, logits, "VoxSoftDiceLoss: logits"),

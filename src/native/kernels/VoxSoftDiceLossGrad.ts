@@ -1,6 +1,6 @@
 import type { NativeKernelConfig } from "../kernelConfig.js";
 import { type SoftDiceAttrs, VoxKernel } from "../kernelNames.js";
-import { type CpuBackendLike, type KernelInputs, requireFloat32 } from "./cpuTensors.js";
+import { type CpuBackendLike, type KernelInputs, requireFloat32, uninitializedFloat32 } from "./cpuTensors.js";
 import { requireLabels } from "./VoxSoftDiceLoss.js";
 
 /**
@@ -21,7 +21,7 @@ export const voxSoftDiceLossGradConfig: NativeKernelConfig = {
     sums.set(values("intersect"), 0);
     sums.set(values("predSum"), classes);
     sums.set(values("truthSum"), 2 * classes);
-    const dlogits = new Float32Array(voxels * classes);
+    const dlogits = uninitializedFloat32(voxels * classes);
     addon.softDiceLossGrad(
       values("dloss")[0],
       values("probs"),

@@ -1,6 +1,12 @@
 import * as tf from "@tensorflow/tfjs";
 import type { NativeAddon } from "../addon.js";
-import { type CpuBackendLike, float32Values, type KernelInputs, runFallback } from "./cpuTensors.js";
+import {
+  type CpuBackendLike,
+  float32Values,
+  type KernelInputs,
+  runFallback,
+  uninitializedFloat32,
+} from "./cpuTensors.js";
 
 /**
  * The output shape when the addon's flat broadcast (out[i] = a[i mod na] ∘ b[i mod nb]) is exact: one operand
@@ -30,7 +36,7 @@ export function broadcastBinaryKernel(
     const bValues = float32Values(backend, b);
     const outShape = aValues && bValues ? trailingBroadcastShape(a.shape, b.shape) : null;
     if (!aValues || !bValues || !outShape) return runFallback(kernelName, fallback, args);
-    const out = new Float32Array(tf.util.sizeFromShape(outShape));
+    const out = uninitializedFloat32(tf.util.sizeFromShape(outShape));
     op(addon, aValues, bValues, out);
     return backend.makeTensorInfo(outShape, "float32", out);
   };

@@ -1,4 +1,5 @@
 import type * as tf from "@tensorflow/tfjs";
+import { stepOutputs } from "./stepOutputs.js";
 
 /**
  * The slice of tfjs's cpu backend (MathBackendCPU) a native kernel touches: its tensors' backing arrays, and
@@ -30,12 +31,11 @@ export function requireFloat32(backend: CpuBackendLike, tensor: tf.TensorInfo, w
 }
 
 /**
- * A Float32Array for a kernel output that the native code writes in full. `new Float32Array(n)` zero-fills
- * (a 37 MB memset for a [2,32,96,96,16] activation) only for the kernel to overwrite every element.
+ * A Float32Array for a kernel output that the native code writes in full: uninitialised, and during a
+ * training step one of the previous step's (stepOutputs.ts says why and when that is safe).
  */
 export function uninitializedFloat32(size: number): Float32Array {
-  const bytes = Buffer.allocUnsafeSlow(size * Float32Array.BYTES_PER_ELEMENT);
-  return new Float32Array(bytes.buffer, bytes.byteOffset, size);
+  return stepOutputs.float32(size);
 }
 
 /** Calls the plain kernel for a case the native one does not handle; a native kernel always has one. */
@@ -68,9 +68,12 @@ export function typedValues(
   return values instanceof Float32Array || values instanceof Int32Array || values instanceof Uint8Array ? values : null;
 }
 
-/** A new zero-filled typed array of the cpu backend's storage type for a numeric or bool dtype. */
+/**
+ * A typed array of the cpu backend's storage type for a numeric or bool dtype, for an output the caller
+ * writes in full (float32 ones uninitialised, as uninitializedFloat32).
+ */
 export function allocateValues(dtype: tf.DataType, length: number): Float32Array | Int32Array | Uint8Array {
   if (dtype === "int32") return new Int32Array(length);
   if (dtype === "bool") return new Uint8Array(length);
-  return new Float32Array(length);
+  return uninitializedFloat32(length);
 }
