@@ -3,7 +3,8 @@ import { GradientHooks } from "../model/gradientHooks.js";
 import { DEFAULT_DICE_SMOOTH, softDiceLoss } from "../model/ops/softDice.js";
 import { areViewsOf, flatSize, readFlat, viewFlat } from "../model/paramLayout.js";
 import type { UNet } from "../model/unet.js";
-import { stepOutputs, variableBuffers } from "../native/kernels/stepOutputs.js";
+import { variableBuffers } from "../native/kernels/cpuTensors.js";
+import { stepOutputs } from "../native/kernels/stepOutputs.js";
 import { Adam, type AdamState, DEFAULT_ADAM } from "./adam.js";
 import { allFinite, DynamicLossScaler, type LossScaleState } from "./lossScale.js";
 

@@ -1,4 +1,4 @@
-import type * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs";
 import { stepOutputs } from "./stepOutputs.js";
 
 /**
@@ -76,4 +76,17 @@ export function allocateValues(dtype: tf.DataType, length: number): Float32Array
   if (dtype === "int32") return new Int32Array(length);
   if (dtype === "bool") return new Uint8Array(length);
   return uninitializedFloat32(length);
+}
+
+/** The buffers behind every registered variable on the cpu backend: what a training step may have assigned them. */
+export function variableBuffers(): ArrayBufferLike[] {
+  const engine = tf.engine();
+  if (tf.getBackend() !== "cpu") return [];
+  const backend = engine.backend as unknown as CpuBackendLike;
+  const buffers: ArrayBufferLike[] = [];
+  for (const variable of Object.values(engine.state.registeredVariables)) {
+    const values = typedValues(backend, variable);
+    if (values) buffers.push(values.buffer);
+  }
+  return buffers;
 }

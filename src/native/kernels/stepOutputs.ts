@@ -1,5 +1,3 @@
-import * as tf from "@tensorflow/tfjs";
-
 /**
  * The native kernels' large outputs, handed out again at the next training step instead of allocated anew.
  *
@@ -20,7 +18,7 @@ import * as tf from "@tensorflow/tfjs";
  * bounded by one step and stays flat; arrays the next step does not ask for are dropped at its end.
  */
 export class StepOutputs {
-  /** Arrays below this are left to V8: small, and counted in the heap's young generation anyway. */
+  /** Arrays below this are left to V8: per-channel statistics and the like, a few KB a step in all. */
   static readonly MIN_BYTES = 64 * 1024;
   private free = new Map<number, Float32Array[]>();
   private taken: Float32Array[] = [];
@@ -73,16 +71,3 @@ function allocate(length: number): Float32Array {
 }
 
 export const stepOutputs = new StepOutputs();
-
-/** The buffers behind every registered variable on the cpu backend: what a step may have assigned them. */
-export function variableBuffers(): ArrayBufferLike[] {
-  const engine = tf.engine();
-  const backend = engine.backend as unknown as { data?: { get(id: object): { values?: unknown } | undefined } };
-  const buffers: ArrayBufferLike[] = [];
-  if (!backend.data) return buffers;
-  for (const variable of Object.values(engine.state.registeredVariables)) {
-    const values = backend.data.get(variable.dataId)?.values;
-    if (ArrayBuffer.isView(values)) buffers.push(values.buffer);
-  }
-  return buffers;
-}
